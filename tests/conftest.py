@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config, cache and state directories and a clean environment."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("GRAPHPHOTO_HOME", str(home))
+    monkeypatch.setenv("GRAPHPHOTO_CONFIG", str(home / "config.toml"))
+    for var in list(__import__("os").environ):
+        if (var.startswith("GRAPHPHOTO_") and var not in {"GRAPHPHOTO_HOME", "GRAPHPHOTO_CONFIG"}) or (
+            var.startswith("AZURE_")
+        ):
+            monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def samples() -> Path:
+    assert SAMPLES.is_dir(), f"sample images expected at {SAMPLES}"
+    return SAMPLES

@@ -1,0 +1,110 @@
+"""The command line as a script sees it: help with examples, one-line errors, exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import SUBCOMMANDS, main
+from tui.core.config import load_settings
+from tui.core.errors import ConfigError
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_help_lists_every_subcommand_with_examples() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in result.stdout
+    assert "examples:" in result.stdout
+    assert "--demo" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_each_subcommand_help_has_an_example(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "example" in out
+    assert f"graphphoto-tui {name}" in out or name in {"logout", "whoami"} and "graphphoto-tui" in out
+
+
+def test_unknown_option_is_one_line_and_status_2() -> None:
+    result = run_cli("--frobnicate")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--frobnicate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_environment_value_names_setting_and_source() -> None:
+    result = run_cli("whoami", env={"GRAPHPHOTO_QUALITY": "120"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "quality" in result.stderr and "GRAPHPHOTO_QUALITY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_file_value_names_the_file(isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text('cloud = "mars"\n')
+    result = run_cli("whoami")
+    assert result.returncode == 2
+    assert "cloud" in result.stderr and "config.toml" in result.stderr
+
+
+def test_plain_http_only_for_loopback() -> None:
+    with pytest.raises(ConfigError, match="loopback"):
+        load_settings({"graph_url": "http://graph.example.com"}, env={})
+    assert load_settings({"graph_url": "http://127.0.0.1:8080"}, env={}).graph_base == "http://127.0.0.1:8080"
+
+
+def test_precedence_flags_over_env_over_file_over_default(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('tenant = "from-file"\nquality = 70\nsize = 360\n')
+    env = {"AZURE_TENANT_ID": "from-azure-env", "GRAPHPHOTO_QUALITY": "85"}
+    s = load_settings({"tenant": "from-flag"}, env=env, config_file=cfg)
+    assert (s.tenant, s.sources["tenant"]) == ("from-flag", "--tenant")
+    assert (s.quality, s.sources["quality"]) == (85, "GRAPHPHOTO_QUALITY")
+    assert (s.size, s.sources["size"]) == (360, str(cfg))
+    assert (s.background, s.sources["background"]) == ("white", "default")
+    s2 = load_settings({}, env={"AZURE_TENANT_ID": "t2", "GRAPHPHOTO_TENANT": "t1"}, config_file=cfg)
+    assert s2.tenant == "t1"
+
+
+def test_cloud_switches_authority_graph_and_scope_hosts_together() -> None:
+    s = load_settings({"cloud": "usgov-dod", "tenant": "contoso.onmicrosoft.us"}, env={})
+    assert s.authority_url == "https://login.microsoftonline.us/contoso.onmicrosoft.us"
+    assert s.graph_base == "https://dod-graph.microsoft.us"
+    assert s.scope_host == "https://dod-graph.microsoft.us"
+    china = load_settings({"cloud": "china"}, env={})
+    assert china.graph_base == "https://microsoftgraph.chinacloudapi.cn"
+    assert china.authority_url.startswith("https://login.chinacloudapi.cn/")
+
+
+def test_secret_values_are_not_echoed_in_errors() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({}, env={"GRAPHPHOTO_ACCESS_TOKEN": "   "})
+    assert "must not be empty" in str(err.value)
+
+
+def test_directories_are_private(isolated_home: Path) -> None:
+    from tui.core.config import cache_dir, state_dir
+
+    for d in (cache_dir(), state_dir()):
+        assert d.stat().st_mode & 0o777 == 0o700

@@ -1,0 +1,1 @@
+"""Subcommand implementations; each module exposes ``run(args, settings) -> int`` and is imported lazily."""
