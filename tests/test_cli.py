@@ -41,7 +41,7 @@ def test_each_subcommand_help_has_an_example(name: str, capsys: pytest.CaptureFi
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "example" in out
-    assert f"graphphoto-tui {name}" in out or name in {"logout", "whoami"} and "graphphoto-tui" in out
+    assert f"graphphoto-tui {name}" in out or (name in {"logout", "whoami"} and "graphphoto-tui" in out)
 
 
 def test_unknown_option_is_one_line_and_status_2() -> None:
