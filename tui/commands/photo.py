@@ -1,0 +1,325 @@
+"""The scripting commands: get, set, remove, restore, history.
+
+They share one pipeline with the app (imaging.prepare -> PhotoService, with its backup, retries and audit). Data goes
+to stdout (text, or JSON with ``--json``); errors are one line on stderr (raised as GraphPhotoError, printed by
+tui.cli); progress goes to stderr only when stderr is a terminal; nothing ever prompts when stdin is not one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, ImageError, NotFoundError, UsageError
+from tui.core.history import AuditLog, Backup, History
+from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
+
+if TYPE_CHECKING:
+    from tui.core.auth import Account, Authenticator
+    from tui.core.config import Settings
+    from tui.core.graph import GraphClient
+    from tui.core.imaging import Crop, Prepared
+
+ADMIN_HINT = (
+    "acting on another user needs the ProfilePhoto.ReadWrite.All permission, not granted to this sign-in; "
+    "`graphphoto-tui login --admin` grants it"
+)
+
+
+@dataclasses.dataclass
+class Session:
+    graph: GraphClient
+    auth: Authenticator
+    operator: Account | None
+    target: Target
+    service: PhotoService
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "history":
+        return _history(args, settings)
+    prepared = _prepare(args, settings) if args.command == "set" else None  # refuse bad input before any sign-in
+    if prepared is not None and args.dry_run:
+        print(prepared.summary())
+        return EXIT_OK
+    with _demo(settings) as settings:
+        return asyncio.run(_online(args, settings, prepared))
+
+
+# --- local only ----------------------------------------------------------------------------------------
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    """Offline by design: backups are matched by UPN or object id, so no network (or sign-in) is needed."""
+    who = None if args.all else settings.user or _my_names(settings)
+    backups = History().list() if who is None else _backups_of(who)
+    if args.json:
+        _print_json([b.to_json() for b in backups])
+        return EXIT_OK
+    if not backups:
+        print("no backups yet" if who is None else f"no backups for {_name(who)}", file=sys.stderr)
+        return EXIT_OK
+    for b in backups:
+        size = f"{b.width}x{b.height}" if b.width and b.height else "?x?"
+        print(f"{b.id}  {b.created_at[:19].replace('T', ' ')}  {b.label}  {b.reason}  {size}  {b.size} bytes")
+    return EXIT_OK
+
+
+def _my_names(settings: Settings) -> tuple[str, ...] | None:
+    """The signed-in user's UPN and object id from the token cache (no network); None when nobody is signed in."""
+    try:
+        from tui.core.auth import Authenticator
+
+        account = Authenticator(settings).account()
+    except GraphPhotoError:
+        return None
+    if account is None or account.kind == "app":
+        return None
+    return tuple(n for n in (account.object_id, account.username) if n)
+
+
+def _backups_of(who: str | tuple[str, ...]) -> list[Backup]:
+    names = (who,) if isinstance(who, str) else who
+    return [b for b in History().list() if any(b.matches(n) for n in names)]
+
+
+def _name(who: str | tuple[str, ...]) -> str:
+    return who if isinstance(who, str) else who[-1]
+
+
+def _parse_crop(text: str | None) -> Crop | None:
+    if text is None:
+        return None
+    from tui.core.imaging import Crop
+
+    try:
+        x, y, size = (int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"invalid --crop {text!r}: expected X,Y,SIZE in source pixels, e.g. 400,120,1800") from None
+    if x < 0 or y < 0 or size <= 0:
+        raise UsageError(f"invalid --crop {text!r}: X and Y must be 0 or more and SIZE more than 0")
+    return Crop(x, y, size)
+
+
+def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:
+    from tui.core.imaging import prepare
+
+    crop = _parse_crop(args.crop)
+    prepared = prepare(
+        Path(args.image).expanduser(),
+        size=settings.size,
+        quality=settings.quality,
+        background=settings.background,
+        crop=crop,
+    )
+    if args.output:
+        _write(args.output, prepared.data)
+    return prepared
+
+
+def _write(output: str, data: bytes) -> Path | None:
+    """Write atomically to a file, or raw to stdout for '-'. An unwritable path is refused input (exit 5)."""
+    if output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    path = Path(output).expanduser()
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --- online --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _demo(settings: Settings) -> Any:
+    """With --demo, run against the built-in emulator for the length of the command."""
+    if not settings.demo:
+        yield settings
+        return
+    from tui.emulator.demo import start_demo
+
+    settings, emulator = start_demo(settings)
+    try:
+        yield settings
+    finally:
+        emulator.stop()
+
+
+def _is_me(who: str, account: Account | None) -> bool:
+    if account is None or account.kind == "app":
+        return False
+    return who.casefold() in {(account.username or "").casefold(), (account.object_id or "").casefold()}
+
+
+def _stderr_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _on_retry(seconds: float, why: str) -> None:
+    if _stderr_tty():
+        print(f"\r{why}: retrying in {seconds:.0f} s", file=sys.stderr, flush=True)
+
+
+def _progress() -> Any:
+    if not _stderr_tty():
+        return None
+
+    def show(sent: int, total: int) -> None:
+        pct = sent * 100 // total if total else 100
+        print(f"\ruploading {pct:3d}%", end="\n" if sent >= total else "", file=sys.stderr, flush=True)
+
+    return show
+
+
+@contextlib.asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[Session]:
+    from tui.core.auth import ADMIN_SCOPES, Authenticator, ConsentRequired
+    from tui.core.graph import GraphClient
+    from tui.core.net import verify_for
+
+    auth = Authenticator(settings)
+    operator = auth.account()
+    who = settings.user if settings.user and not _is_me(settings.user, operator) else None
+    if who is None and operator is not None and operator.kind == "app":
+        raise UsageError("an app-only sign-in has no photo of its own; pass --user UPN")
+    if who is not None:
+        try:  # incremental consent: ask for the admin scopes only now that someone else is the target
+            await asyncio.to_thread(auth.token, [f"{settings.scope_host}/{s}" for s in ADMIN_SCOPES])
+        except ConsentRequired:
+            raise AuthError(ADMIN_HINT) from None
+    async with GraphClient(settings, auth, on_retry=_on_retry, verify=verify_for(settings)) as graph:
+        target = await resolve_target(graph, who, operator)
+        if target.is_me and operator is not None and not operator.object_id:
+            operator = dataclasses.replace(operator, object_id=target.id)  # env tokens: learn who we are
+        service = PhotoService(graph, History(), AuditLog(), operator, settings.tenant)
+        yield Session(graph, auth, operator, target, service)
+
+
+async def _online(args: argparse.Namespace, settings: Settings, prepared: Prepared | None) -> int:
+    async with _session(settings) as s:
+        if args.command == "get":
+            return await _get(args, s)
+        if args.command == "set":
+            assert prepared is not None
+            result = await s.service.replace(s.target, prepared.data, progress=_progress())
+            before = f"previous photo backed up as {result.backup.id}" if result.backup else "there was no photo before"
+            return _report(args, result, f"updated the photo of {s.target.label} ({before})", prepared.summary())
+        if args.command == "remove":
+            _confirm(args, s.target)
+            result = await s.service.remove(s.target)
+            assert result.backup is not None
+            line = (
+                f"removed the photo of {s.target.label}; backed up as {result.backup.id} "
+                f"(`graphphoto-tui restore {result.backup.id}` puts it back)"
+            )
+            return _report(args, result, line)
+        if args.command == "restore":
+            return await _restore(args, settings, s)
+    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards this
+
+
+def _report(args: argparse.Namespace, result: ChangeResult, line: str, summary: str | None = None) -> int:
+    if getattr(args, "json", False):
+        _print_json({**result.to_json(), **({"summary": summary} if summary else {})})
+    else:
+        print(line)
+    return EXIT_OK
+
+
+async def _get(args: argparse.Namespace, s: Session) -> int:
+    status = await s.graph.photo_status(s.target.graph_id)
+    if status.state == "none":
+        raise NotFoundError(f"{s.target.label} has no photo")
+    if status.state == "unavailable":
+        raise NotFoundError(f"{s.target.label}: {status.reason or 'the photo service is unavailable for this account'}")
+    data, etag = await s.graph.get_photo(s.target.graph_id)
+    meta = status.meta
+    info = {
+        "user_id": s.target.id,
+        "upn": s.target.upn,
+        "display_name": s.target.display_name,
+        "width": meta.width if meta else None,
+        "height": meta.height if meta else None,
+        "content_type": meta.content_type if meta else None,
+        "etag": etag or (meta.etag if meta else None),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "output": None,
+    }
+    if args.output:
+        path = _write(args.output, data)
+        info["output"] = str(path) if path else "-"
+    out = sys.stderr if args.output == "-" else sys.stdout
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False), file=out)
+    else:
+        where = f"saved to {info['output']}" if args.output else "use -o FILE to save it"
+        print(
+            f"{s.target.label}: {info['width']}x{info['height']} {info['content_type']}, {len(data)} bytes ({where})",
+            file=out,
+        )
+    return EXIT_OK
+
+
+def _confirm(args: argparse.Namespace, target: Target) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"not removing the photo of {target.label} without confirmation; pass --yes")
+    print(f"Remove the photo of {target.label}? It is backed up first. [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+        raise UsageError("nothing removed")
+
+
+async def _restore(args: argparse.Namespace, settings: Settings, s: Session) -> int:
+    history = s.service.history
+    if args.backup_id:
+        backup = history.get(args.backup_id)
+        target = s.target
+        if not settings.user:  # no --user: the backup says whose photo it is
+            target = await _backup_target(backup, s, settings)
+    else:
+        backup = next((b for b in history.list() if s.target.id and b.matches(s.target.id)), None)
+        if backup is None:
+            raise NotFoundError(f"no backups of {s.target.label}; see `graphphoto-tui history --all`")
+        target = s.target
+    result = await s.service.restore(backup, target, progress=_progress())
+    replaced = f"the photo it replaced is backup {result.backup.id}" if result.backup else "there was no photo before"
+    return _report(args, result, f"restored backup {backup.id} to {target.label} ({replaced})")
+
+
+async def _backup_target(backup: Backup, s: Session, settings: Settings) -> Target:
+    """The backup's own user: /me if that is the signed-in user, else resolved (with the admin scopes checked)."""
+    if backup.user_id and backup.user_id == s.target.id:
+        return s.target
+    from tui.core.auth import ADMIN_SCOPES, ConsentRequired
+
+    try:
+        await asyncio.to_thread(s.auth.token, [f"{settings.scope_host}/{x}" for x in ADMIN_SCOPES])
+    except ConsentRequired:
+        raise AuthError(ADMIN_HINT) from None
+    if not backup.user_id:
+        raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
+    return await resolve_target(s.graph, backup.user_id, s.operator)
