@@ -13,13 +13,12 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, ImageError, NotFoundError, UsageError
+from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import AuditLog, Backup, History
 from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from tui.core.auth import Account, Authenticator
     from tui.core.config import Settings
     from tui.core.graph import GraphClient
-    from tui.core.imaging import Crop, Prepared
+    from tui.core.imaging import Prepared
 
 ADMIN_HINT = (
     "acting on another user needs the ProfilePhoto.ReadWrite.All permission, not granted to this sign-in; "
@@ -49,7 +48,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _history(args, settings)
     prepared = _prepare(args, settings) if args.command == "set" else None  # refuse bad input before any sign-in
     if prepared is not None and args.dry_run:
-        print(prepared.summary())
+        out = sys.stderr if args.output == "-" else sys.stdout
+        report = json.dumps(prepared.as_dict(args.output)) if args.json else prepared.summary(args.output)
+        print(report, file=out)
         return EXIT_OK
     with _demo(settings) as settings:
         return asyncio.run(_online(args, settings, prepared))
@@ -96,52 +97,29 @@ def _name(who: str | tuple[str, ...]) -> str:
     return who if isinstance(who, str) else who[-1]
 
 
-def _parse_crop(text: str | None) -> Crop | None:
-    if text is None:
-        return None
-    from tui.core.imaging import Crop
-
-    try:
-        x, y, size = (int(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(f"invalid --crop {text!r}: expected X,Y,SIZE in source pixels, e.g. 400,120,1800") from None
-    if x < 0 or y < 0 or size <= 0:
-        raise UsageError(f"invalid --crop {text!r}: X and Y must be 0 or more and SIZE more than 0")
-    return Crop(x, y, size)
-
-
 def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:
-    from tui.core.imaging import prepare
+    """Exactly what `prepare` does (same decode, frame and encode), so `set --dry-run` shows what `set` sends."""
+    from tui.core.imaging import Crop, open_source, prepare
 
-    crop = _parse_crop(args.crop)
-    prepared = prepare(
-        Path(args.image).expanduser(),
-        size=settings.size,
-        quality=settings.quality,
-        background=settings.background,
-        crop=crop,
-    )
+    crop = Crop.parse(args.crop) if args.crop else None
+    source = open_source(Path(args.image).expanduser(), target=settings.size, crop=crop)
+    prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
     if args.output:
         _write(args.output, prepared.data)
     return prepared
 
 
 def _write(output: str, data: bytes) -> Path | None:
-    """Write atomically to a file, or raw to stdout for '-'. An unwritable path is refused input (exit 5)."""
+    """Write atomically to a file (as `prepare` does), or raw to stdout for '-'."""
     if output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return None
+    from tui.commands.prepare import write_atomically
+
     path = Path(output).expanduser()
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_atomically(path, data)
     return path
 
 
@@ -193,22 +171,42 @@ def _progress() -> Any:
     return show
 
 
+def _operator(auth: Authenticator, settings: Settings) -> Account | None:
+    """Who acts, for the audit log: a pasted token is named by its own UPN claim rather than by where it came from."""
+    from tui.core.auth import claims
+
+    operator = auth.account()
+    if operator is not None and operator.kind == "env" and settings.access_token:
+        data = claims(settings.access_token)
+        name = data.get("upn") or data.get("preferred_username") or data.get("unique_name")
+        if isinstance(name, str) and name:
+            operator = dataclasses.replace(operator, username=name)
+    return operator
+
+
+async def _ask_admin(auth: Authenticator) -> None:
+    """Incremental consent: the admin scopes are asked for only once someone else is the target."""
+    from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, ConsentRequired
+
+    try:
+        await asyncio.to_thread(auth.token, OWN_SCOPES + ADMIN_SCOPES)
+    except ConsentRequired:
+        raise AuthError(ADMIN_HINT) from None
+
+
 @contextlib.asynccontextmanager
 async def _session(settings: Settings) -> AsyncIterator[Session]:
-    from tui.core.auth import ADMIN_SCOPES, Authenticator, ConsentRequired
+    from tui.core.auth import Authenticator
     from tui.core.graph import GraphClient
     from tui.core.net import verify_for
 
     auth = Authenticator(settings)
-    operator = auth.account()
+    operator = _operator(auth, settings)
     who = settings.user if settings.user and not _is_me(settings.user, operator) else None
     if who is None and operator is not None and operator.kind == "app":
         raise UsageError("an app-only sign-in has no photo of its own; pass --user UPN")
     if who is not None:
-        try:  # incremental consent: ask for the admin scopes only now that someone else is the target
-            await asyncio.to_thread(auth.token, [f"{settings.scope_host}/{s}" for s in ADMIN_SCOPES])
-        except ConsentRequired:
-            raise AuthError(ADMIN_HINT) from None
+        await _ask_admin(auth)
     async with GraphClient(settings, auth, on_retry=_on_retry, verify=verify_for(settings)) as graph:
         target = await resolve_target(graph, who, operator)
         if target.is_me and operator is not None and not operator.object_id:
@@ -314,12 +312,7 @@ async def _backup_target(backup: Backup, s: Session, settings: Settings) -> Targ
     """The backup's own user: /me if that is the signed-in user, else resolved (with the admin scopes checked)."""
     if backup.user_id and backup.user_id == s.target.id:
         return s.target
-    from tui.core.auth import ADMIN_SCOPES, ConsentRequired
-
-    try:
-        await asyncio.to_thread(s.auth.token, [f"{settings.scope_host}/{x}" for x in ADMIN_SCOPES])
-    except ConsentRequired:
-        raise AuthError(ADMIN_HINT) from None
+    await _ask_admin(s.auth)
     if not backup.user_id:
         raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
     return await resolve_target(s.graph, backup.user_id, s.operator)

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
+from tui.core.graph import same_etag
 from tui.core.store import Snapshot, Store, user_key
 
 if TYPE_CHECKING:
@@ -28,11 +29,11 @@ async def sync(
     photo: bytes | None = None
     if status.state == "photo":
         etag = status.meta.etag if status.meta else None
-        if not force_photo and previous and previous.photo is not None and etag and previous.etag == etag:
+        if not force_photo and previous and previous.photo is not None and same_etag(previous.etag, etag):
             photo = previous.photo
         else:
             photo, served_etag = await graph.get_photo(user_id)
-            if served_etag and status.meta and served_etag != etag:
+            if served_etag and status.meta and not same_etag(served_etag, etag):
                 # The bytes are newer than the metadata read a moment before: keep the pair consistent.
                 status = dataclasses.replace(status, meta=dataclasses.replace(status.meta, etag=served_etag))
     snapshot = Snapshot(account_key, user_key(user_id), profile, status, photo, time.time())
