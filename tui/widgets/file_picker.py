@@ -169,6 +169,10 @@ class PathInput(Input):
                 continue
         return found
 
+    async def action_submit(self) -> None:
+        self._matches, self._completed = [], ""  # Tab after Enter starts a fresh completion
+        await super().action_submit()
+
     def action_complete(self) -> None:
         if self.value and self.value == self._completed and len(self._matches) > 1:
             self._match_index = (self._match_index + 1) % len(self._matches)
@@ -201,7 +205,7 @@ class FilePicker(Vertical):
         self.start = (start or Path.cwd()).resolve()
 
     def compose(self) -> ComposeResult:
-        yield PathInput(placeholder="path to an image (Tab completes, ~ works)", id="path-input")
+        yield PathInput(placeholder="Path to an image (Tab completes)", id="path-input")
         tree = ImageTree(self.start, id="image-tree")
         tree.show_root = False  # the folder is the border title; its children are the list
         yield tree

@@ -1,0 +1,236 @@
+"""Update Photo: pick an image, see exactly what will be uploaded, submit, watch it go.
+
+Flow: the picker posts a path -> ``open_image`` decodes it once (thread) -> ``make_preview`` runs the pipeline
+(thread, debounced, exclusive: the newest settings win) -> Submit sends the prepared bytes through
+:class:`tui.core.photos.PhotoService`, which backs up the current photo first. The screen dismisses with True only
+after Graph accepted the photo; a failure or a cancel keeps every choice on the form so a retry is one key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Static
+
+from tui.core.errors import GraphPhotoError
+from tui.screens import AppScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.widgets.file_picker import FilePicker
+from tui.widgets.photo import PhotoView, clean
+from tui.widgets.preview import PreviewPanel
+from tui.widgets.upload import UploadPanel
+
+if TYPE_CHECKING:
+    from tui.core.imaging import Prepared, Source
+    from tui.core.photos import PhotoService, Target
+
+DEBOUNCE = 0.12  # seconds of quiet before a crop/quality/size change re-runs the pipeline
+
+
+class UpdateScreen(AppScreen):
+    """Dismisses with True after a successful upload (the home screen then re-syncs); otherwise None."""
+
+    CSS_PATH = str(Path(__file__).resolve().parent.parent / "styles" / "update.tcss")
+    AUTO_FOCUS = "#path-input"
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Submit", tooltip="Upload the previewed photo (the current one is backed up)"),
+        Binding("ctrl+r", "retry", "Retry", tooltip="Try the failed upload again with the same choices"),
+        Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)"),
+        Binding("escape", "leave", "Back", tooltip="Back to the profile; during an upload, asks before cancelling"),
+    ]
+
+    def __init__(self, target: Target, current_photo: bytes | None, *, start: Path | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.current_photo = current_photo
+        self.start = start
+        self.source: Source | None = None
+        self.prepared: Prepared | None = None
+        self.uploading = False
+        self.failed = False
+
+    # --- layout ------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        settings = getattr(self.app, "settings", None)
+        with Horizontal(id="update-top"):
+            yield PhotoView(id="current-photo")
+            yield Static(self._title(), id="update-title")
+        with Horizontal(id="update-body"):
+            yield FilePicker(self.start, id="picker")
+            with Vertical(id="update-side"):
+                yield PreviewPanel(
+                    quality=getattr(settings, "quality", 80), size=getattr(settings, "size", 648), id="preview"
+                )
+                yield Button("Submit Photo", id="submit", variant="primary", disabled=True, compact=True)
+        yield UploadPanel(id="upload")
+        yield Footer()
+
+    def _title(self) -> Text:
+        text = Text("Update photo: ", style="bold")
+        text.append(clean(self.target.label))
+        text.append("\nNow on the left; the preview shows exactly what will be sent.", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        current = self.query_one("#current-photo", PhotoView)
+        if self.current_photo:
+            current.show_photo(self.current_photo)
+        else:
+            current.show_placeholder(self.target.display_name or self.target.upn)
+        self.query_one(UploadPanel).display = False
+
+    @property
+    def preview(self) -> PreviewPanel:
+        return self.query_one(PreviewPanel)
+
+    @property
+    def upload_panel(self) -> UploadPanel:
+        return self.query_one(UploadPanel)
+
+    def _ready(self, prepared: Prepared | None) -> None:
+        self.prepared = prepared
+        self.query_one("#submit", Button).disabled = prepared is None or self.uploading
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit":
+            return (self.prepared is not None and not self.uploading) or None
+        if action == "retry":
+            return self.failed and not self.uploading and self.prepared is not None
+        return True
+
+    # --- choosing and previewing -------------------------------------------------------------------------
+
+    @on(FilePicker.Chosen)
+    def _chosen(self, event: FilePicker.Chosen) -> None:
+        self.open_image(event.path)
+
+    @work(group="open", exclusive=True, exit_on_error=False)
+    async def open_image(self, path: Path) -> None:
+        """Decode once (thread); a refused file shows the pipeline's sentence in the form and nothing else."""
+        from tui.core.imaging import open_source
+
+        self._ready(None)
+        self.source = None
+        self.failed = False
+        self.preview.busy(f"Opening {clean(path.name)}…")
+        try:
+            source = await asyncio.to_thread(open_source, path, target=self.preview.side)
+        except GraphPhotoError as exc:
+            self.preview.show_error(str(exc))
+            return
+        self.source = source
+        self.preview.reset(source)
+        self.make_preview(debounce=0)
+
+    @on(PreviewPanel.Changed)
+    def _settings_changed(self, event: PreviewPanel.Changed) -> None:
+        if self.source is not None:
+            self.make_preview()
+
+    @work(group="preview", exclusive=True, exit_on_error=False)
+    async def make_preview(self, debounce: float = DEBOUNCE) -> None:
+        """Run the pipeline with the newest settings; a newer change cancels this one while it waits."""
+        from tui.core.imaging import prepare
+
+        self._ready(None)
+        if debounce:
+            await asyncio.sleep(debounce)
+        source, panel = self.source, self.preview
+        if source is None:
+            return
+        settings = getattr(self.app, "settings", None)
+        background = getattr(settings, "background", "white")
+        panel.busy()
+        try:
+            prepared = await asyncio.to_thread(
+                prepare, source, size=panel.side, quality=panel.quality, crop=panel.view.crop, background=background
+            )
+        except GraphPhotoError as exc:
+            panel.show_error(str(exc))
+            return
+        if source is self.source:
+            panel.show_result(prepared)
+            self._ready(prepared)
+
+    # --- uploading ---------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#submit")
+    def _submit_pressed(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        if self.prepared is not None and not self.uploading:
+            self.upload()
+
+    def action_retry(self) -> None:
+        self.action_submit()
+
+    def action_focus_path(self) -> None:
+        self.query_one("#path-input").focus()
+
+    def _service(self) -> PhotoService:
+        return self.gp.photos
+
+    def _lock_form(self, locked: bool) -> None:
+        self.uploading = locked
+        for selector in ("#picker", "#preview", "#submit"):
+            self.query_one(selector).disabled = locked
+        if not locked:
+            self._ready(self.prepared)
+        self.refresh_bindings()
+
+    @work(group="upload", exclusive=True, exit_on_error=False)
+    async def upload(self) -> None:
+        prepared = self.prepared
+        assert prepared is not None
+        panel = self.upload_panel
+        panel.start(len(prepared.data))
+        self.failed = False
+        self._lock_form(True)
+        try:
+            await self._service().replace(self.target, prepared.data, progress=panel.advance)
+        except GraphPhotoError as exc:
+            self.failed = True
+            panel.failed(str(exc))
+            return
+        except asyncio.CancelledError:
+            panel.cancelled(after_sending=panel.sending_done)
+            raise
+        finally:
+            self._lock_form(False)
+        self.dismiss(True)
+
+    def graph_retry(self, seconds: float, reason: str) -> None:
+        """Called by the app's GraphClient ``on_retry`` hook while this screen is on top."""
+        if self.uploading:
+            self.upload_panel.retrying(seconds, reason)
+
+    # --- leaving -----------------------------------------------------------------------------------------
+
+    def action_leave(self) -> None:
+        if not self.uploading:
+            self.dismiss(None)
+            return
+
+        def answered(cancel: bool | None) -> None:
+            if cancel and self.uploading:
+                self.workers.cancel_group(self, "upload")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Cancel the upload?",
+                "Graph gets either the whole photo or nothing; your current photo is already backed up.",
+                yes="Cancel upload",
+                no="Keep uploading",
+            ),
+            answered,
+        )
