@@ -1,0 +1,49 @@
+"""`graphphoto-tui prepare`: write exactly the JPEG that `set` would upload, and say what was done to it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tui.core.config import Settings
+from tui.core.errors import EXIT_OK, GraphPhotoError
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target and rename: an interrupted run never leaves half a JPEG under the final name."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise GraphPhotoError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from tui.core.imaging import Crop, open_source, prepare
+
+    crop = Crop.parse(args.crop) if args.crop else None
+    source = open_source(args.image, target=settings.size, crop=crop)
+    prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
+    to_stdout = args.output == "-"
+    if to_stdout:
+        sys.stdout.buffer.write(prepared.data)
+        sys.stdout.flush()
+    else:
+        write_atomically(Path(args.output), prepared.data)
+    if args.json:
+        import json
+
+        report = json.dumps(prepared.as_dict(args.output))
+    else:
+        report = prepared.summary(args.output)
+    print(report, file=sys.stderr if to_stdout else sys.stdout)
+    return EXIT_OK

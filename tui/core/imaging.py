@@ -1,0 +1,526 @@
+"""The photo pipeline: whatever image a user has becomes one correct Graph upload, or one clear refusal.
+
+Graph accepts a JPEG of at most 4 MB that is not tiny. Users have HEIC from iPhones, 12 MP JPEGs rotated by
+EXIF, PNGs with transparency, CMYK and 16-bit files from old systems. The stages are:
+
+* **open** (:func:`open_source`): refuse what is not a usable image with one sentence; decode large JPEGs at
+  reduced scale in the DCT domain (``Image.draft``) and shrink other formats with ``reduce()`` so only a small
+  *working image* stays in memory; apply EXIF orientation; convert any mode and colour profile to sRGB.
+* **frame** (:func:`frame`): square crop (centred, or a :class:`Crop` the update screen moves and zooms) resized
+  with LANCZOS straight from the working image (``resize(box=...)``: no intermediate crop copy), then
+  transparency flattened onto the background.
+* **encode** (:func:`prepare`): baseline JPEG with no metadata at all, stepped down in quality and then size
+  until it fits the limit; every such step is reported in ``Prepared.notes``.
+
+All coordinates a caller sees (``Crop``, ``Source.width``/``height``) are full-resolution *upright* source
+pixels, whatever scale the working image was decoded at. Pillow is imported lazily: the CLI's ``--help`` and
+the app's start-up do not pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tui.core.errors import ImageError, UsageError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MIN_SIDE = 48  # Graph refuses 23x23 (ValidationWidthTooSmall); 48 is Exchange's smallest served size
+DEFAULT_SIZE = 648  # Exchange's largest served size
+DEFAULT_QUALITY = 80
+MAX_PIXELS = 120_000_000  # covers 108 MP phone sensors; larger claims are treated as decompression bombs
+MIN_QUALITY = 40  # below this, JPEG artefacts hurt more than a smaller picture
+FORMATS_HINT = "JPEG, PNG, HEIC, WebP, GIF, BMP, TIFF or AVIF"
+
+# EXIF orientation -> Image.Transpose value (the same table as ImageOps.exif_transpose), and how to describe it.
+_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
+_ORIENTATION_WORDS = {2: "mirrored", 3: "rotated", 4: "mirrored", 5: "rotated and mirrored", 6: "rotated"}
+_ORIENTATION_WORDS |= {7: "rotated and mirrored", 8: "rotated"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_heif_lock = threading.Lock()
+_heif_ready = False
+
+
+def _pil() -> Any:
+    """Import Pillow on first use and make its bomb guard ours (idempotent, so cheap to call everywhere)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image
+
+
+def _register_heif() -> None:
+    """pillow-heif costs ~30 ms to import: only HEIC/HEIF files pay for it, once per process."""
+    global _heif_ready
+    with _heif_lock:
+        if not _heif_ready:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _heif_ready = True
+
+
+class _Sized(Protocol):
+    width: int
+    height: int
+
+
+# --- crop box ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square in full-resolution upright source pixels: what the user sees, whatever the decode scale."""
+
+    x: int
+    y: int
+    size: int
+
+    @classmethod
+    def parse(cls, text: str) -> Crop:
+        """``"X,Y,SIZE"`` as given to ``--crop``."""
+        parts = [p.strip() for p in str(text).split(",")]
+        try:
+            x, y, size = (int(p) for p in parts)
+        except ValueError:
+            raise UsageError(f"invalid crop {text!r}: expected X,Y,SIZE in whole pixels, e.g. 400,120,1800") from None
+        if x < 0 or y < 0 or size <= 0:
+            raise UsageError(f"invalid crop {text!r}: X and Y must be 0 or more and SIZE more than 0")
+        return cls(x, y, size)
+
+    def __str__(self) -> str:
+        return f"{self.x},{self.y},{self.size}"
+
+    def check(self, source: _Sized) -> None:
+        """Refuse a box that leaves the image or is too small for Graph (for explicit, user-typed crops)."""
+        if self.x + self.size > source.width or self.y + self.size > source.height:
+            raise UsageError(
+                f"crop {self} does not fit inside the {source.width}x{source.height} image "
+                f"(x + size must be at most {source.width}, y + size at most {source.height})"
+            )
+        if self.size < MIN_SIDE:
+            raise UsageError(f"crop {self} is {self.size} pixels wide; Graph needs at least {MIN_SIDE}x{MIN_SIDE}")
+
+    def clamped(self, source: _Sized) -> Crop:
+        """The nearest valid box: side between MIN_SIDE and the shorter image side, fully inside the image."""
+        short = min(source.width, source.height)
+        size = max(min(self.size, short), min(MIN_SIDE, short))
+        return Crop(
+            max(0, min(self.x, source.width - size)),
+            max(0, min(self.y, source.height - size)),
+            size,
+        )
+
+    def moved(self, dx: float, dy: float, source: _Sized) -> Crop:
+        """Move by ``dx``/``dy`` *fractions of the crop side* (0.1 = a tenth of the box), clamped inside.
+
+        Fractions make one key press move the same visible distance at any zoom. For a move in source pixels,
+        use ``Crop(c.x + px, c.y + py, c.size).clamped(source)``.
+        """
+        return Crop(self.x + round(dx * self.size), self.y + round(dy * self.size), self.size).clamped(source)
+
+    def zoomed(self, factor: float, source: _Sized) -> Crop:
+        """Zoom about the box centre: ``factor`` > 1 zooms in (smaller box), < 1 out; clamped inside."""
+        if factor <= 0:
+            raise ValueError("zoom factor must be positive")
+        short = min(source.width, source.height)
+        size = max(min(round(self.size / factor), short), min(MIN_SIDE, short))
+        cx, cy = self.x + self.size / 2, self.y + self.size / 2
+        return Crop(round(cx - size / 2), round(cy - size / 2), size).clamped(source)
+
+
+# --- the decoded source ----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Source:
+    """An opened image: facts about the file plus a small, normalised working image kept in memory.
+
+    ``image`` is upright, RGB or RGBA, sRGB, at ``scale`` (working pixels per source pixel, <= 1): a 12 MP
+    JPEG opened for a 648 px target keeps a 756x1008 image, not 12 MP. :func:`prepare` re-decodes at a finer
+    scale by itself (once, replacing ``image``) when a zoomed-in crop needs more detail.
+    """
+
+    path: Path
+    format: str
+    width: int
+    height: int
+    orientation: int
+    image: PILImage.Image = field(repr=False)
+    frames: int = 1
+    file_bytes: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def scale(self) -> float:
+        return self.image.width / self.width
+
+    def default_crop(self) -> Crop:
+        """The largest centred square."""
+        side = min(self.width, self.height)
+        return Crop((self.width - side) // 2, (self.height - side) // 2, side)
+
+    def describe_orientation(self) -> str:
+        if self.orientation == 1:
+            return "upright"
+        return f"{_ORIENTATION_WORDS[self.orientation]} (EXIF {self.orientation})"
+
+    def _ensure_detail(self, crop: Crop, size: int) -> None:
+        """Re-decode at a finer scale if ``crop`` would be enlarged from the working image but not from the file."""
+        needed = min(1.0, size / crop.size)
+        if self.scale < 1 and self.scale * 1.01 < needed:
+            fresh = _decode(self.path, needed)
+            self.image = fresh.image
+
+
+def _needed_scale(width: int, height: int, target: int, crop: Crop | None) -> float:
+    side = crop.size if crop else min(width, height)
+    return min(1.0, target / max(side, 1))
+
+
+def open_source(path: str | Path, *, target: int = DEFAULT_SIZE, crop: Crop | None = None) -> Source:
+    """Open ``path`` safely and keep just enough resolution for a ``target``-pixel output of ``crop``.
+
+    Raises :class:`ImageError` (one sentence naming the file) for anything that cannot become a photo.
+    """
+    path = Path(path)
+    return _decode(path, None, target=target, crop=crop)
+
+
+def _refuse(path: Path, problem: str) -> ImageError:
+    return ImageError(f"{path.name or path}: {problem}")
+
+
+def _check_file(path: Path) -> int:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _refuse(path, "no such file") from None
+    except OSError as exc:
+        raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise _refuse(path, "is a directory, not an image file")
+    if not os.access(path, os.R_OK):
+        raise _refuse(path, "cannot read the file (permission denied)")
+    if st.st_size == 0:
+        raise _refuse(path, "the file is empty")
+    return st.st_size
+
+
+def _orientation(im: PILImage.Image) -> tuple[int, str | None]:
+    """EXIF orientation, or 1 with a note when the metadata is unreadable: odd EXIF never costs the pixels."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # Pillow raises many types on broken EXIF; the pixels are still good
+        return 1, "ignored unreadable EXIF metadata"
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return 1, "ignored an invalid EXIF orientation"
+    return (value, None) if 1 <= value <= 8 else (1, "ignored an invalid EXIF orientation")
+
+
+def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop: Crop | None = None) -> Source:
+    Image = _pil()
+    file_bytes = _check_file(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        _register_heif()
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        mp = MAX_PIXELS // 1_000_000
+        raise _refuse(path, f"image is larger than {mp} megapixels; refused as a possible decompression bomb") from None
+    except Image.UnidentifiedImageError:
+        raise _refuse(path, f"not an image this program can read ({FORMATS_HINT})") from None
+    except Exception as exc:
+        raise _refuse(path, f"the image header is corrupt ({exc})") from None
+
+    with im:
+        fmt = im.format or "image"
+        if fmt == "HEIF":
+            # pillow-heif has already applied the orientation; report what it found.
+            orientation, applied = int(im.info.get("original_orientation") or 1), 1
+        else:
+            orientation, note = _orientation(im)
+            applied = orientation
+            if note:
+                notes.append(note)
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            mp = MAX_PIXELS // 1_000_000
+            raise _refuse(path, f"image is {w}x{h} pixels, over the {mp} megapixel limit (decompression-bomb guard)")
+        uw, uh = (h, w) if applied in (5, 6, 7, 8) else (w, h)
+        if min(uw, uh) < MIN_SIDE:
+            raise _refuse(path, f"image is {uw}x{uh} pixels; Graph needs at least {MIN_SIDE}x{MIN_SIDE}")
+        if scale is None:
+            scale = _needed_scale(uw, uh, target, crop)
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        icc = im.info.get("icc_profile") or None
+        transparency = "transparency" in im.info
+        try:
+            if fmt == "JPEG" and scale < 1:
+                # DCT-domain scaling: libjpeg decodes 1/2, 1/4 or 1/8 directly, never the full 12 MP.
+                im.draft("RGB" if im.mode == "RGB" else im.mode, (math.ceil(w * scale), math.ceil(h * scale)))
+            im.load()
+            work = _to_basic_mode(im, transparency)
+        except ImageError:
+            raise
+        except Exception:  # decoders raise OSError, SyntaxError, ValueError, zlib.error, ...
+            raise _refuse(path, "the image data is truncated or corrupt") from None
+    factor = int(work.width / w / scale)  # what draft() left to do, for JPEG; all of it for other formats
+    if factor >= 2:
+        work = work.reduce(factor)
+    if applied in _TRANSPOSE:
+        work = work.transpose(Image.Transpose(_TRANSPOSE[applied]))
+    work, colour_notes = _to_srgb(work, icc)
+    notes += colour_notes
+    if frames > 1:
+        notes.append(f"used the first of {frames} frames")
+    return Source(path, fmt, uw, uh, orientation, work, frames, file_bytes, tuple(notes))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _to_basic_mode(im: PILImage.Image, transparency: bool) -> PILImage.Image:
+    """Any Pillow mode -> one of RGB, RGBA, L, LA, CMYK, keeping the tonal range (16-bit is scaled, not clipped)."""
+    mode = im.mode
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return im
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if transparency or mode == "PA" else "RGB")
+    if mode == "1":
+        return im.convert("L")
+    if mode.startswith("I") or mode == "F":
+        hi = im.getextrema()[1]
+        gain = 255.0 if mode == "F" and hi <= 1.0 else (1 / 257 if hi > 255 else 1.0)
+        base = im if mode in ("I", "F") else im.convert("I")
+        return base.point(lambda v: v * gain).convert("L")
+    if mode in ("RGBa", "La"):
+        return im.convert(mode[:-1] + "A")
+    return im.convert("RGBA" if "A" in mode else "RGB")
+
+
+def _to_srgb(im: PILImage.Image, icc: bytes | None) -> tuple[PILImage.Image, list[str]]:
+    """Working image -> RGB/RGBA in sRGB. Runs after the reduction, so colour management costs milliseconds."""
+    notes: list[str] = []
+    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
+    if alpha is not None and alpha.getextrema()[0] == 255:
+        alpha = None  # an opaque alpha channel is not transparency
+    base = im.convert(im.mode[:-1]) if im.mode in ("RGBA", "LA") else im
+    converted = None
+    if icc:
+        from PIL import ImageCms
+
+        try:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            space = profile.profile.xcolor_space.strip()
+            if {"RGB": "RGB", "CMYK": "CMYK", "GRAY": "L"}.get(space) == base.mode:
+                name = ImageCms.getProfileDescription(profile).strip() or "embedded"
+                if not name.lower().startswith("srgb"):
+                    srgb = ImageCms.createProfile("sRGB")
+                    converted = ImageCms.profileToProfile(base, profile, srgb, outputMode="RGB")
+                    notes.append(f"converted {name} colours to sRGB")
+            else:
+                notes.append("ignored a colour profile that does not match the pixels")
+        except Exception:  # a broken profile must not cost the picture
+            notes.append("ignored an unreadable colour profile")
+    if converted is None:
+        if base.mode == "CMYK":
+            notes.append("converted CMYK to RGB")
+        converted = base if base.mode == "RGB" else base.convert("RGB")
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted, notes
+
+
+# --- frame and encode ------------------------------------------------------------------------------
+
+
+def _rgb(background: str) -> tuple[int, int, int]:
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(background)[:3]
+    except (ValueError, AttributeError):
+        raise UsageError(f"invalid background colour {background!r}: use a colour name or #rrggbb") from None
+
+
+def frame(
+    source: Source, crop: Crop | None = None, *, size: int = DEFAULT_SIZE, background: str = "white"
+) -> PILImage.Image:
+    """The square RGB picture that would be uploaded, before encoding (the update screen's live preview)."""
+    Image = _pil()
+    crop = crop or source.default_crop()
+    crop.check(source)
+    source._ensure_detail(crop, size)
+    work = source.image
+    sx, sy = work.width / source.width, work.height / source.height
+    box = (crop.x * sx, crop.y * sy, (crop.x + crop.size) * sx, (crop.y + crop.size) * sy)
+    out = work.resize((size, size), Image.Resampling.LANCZOS, box=box)
+    if out.mode == "RGBA":
+        flat = Image.new("RGB", out.size, _rgb(background))
+        flat.paste(out, mask=out.getchannel("A"))
+        out = flat
+    out.info.clear()  # Pillow would write a carried-over comment into the JPEG
+    return out
+
+
+def _encode(im: PILImage.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    # Baseline (not progressive), optimised Huffman tables, and no exif/icc/xmp/comment: nothing but pixels.
+    im.save(buf, "JPEG", quality=quality, optimize=True, progressive=False)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Exactly what would be uploaded, plus what was done to get there."""
+
+    data: bytes
+    width: int
+    height: int
+    quality: int
+    notes: tuple[str, ...]
+    source: Source
+    crop: Crop
+    image: PILImage.Image = field(repr=False, compare=False)
+
+    def summary(self, output: str | None = None) -> str:
+        """One line: ``me.heic: HEIF 3024x4032, rotated (EXIF 6) -> 648x648 JPEG q80, 85.2 kB -> out.jpg``."""
+        s = self.source
+        line = (
+            f"{s.name}: {s.format} {s.width}x{s.height}, {s.describe_orientation()} -> "
+            f"{self.width}x{self.height} JPEG q{self.quality}, {len(self.data) / 1000:.1f} kB"
+        )
+        if output:
+            line += f" -> {output}"
+        return line + (f" ({'; '.join(self.notes)})" if self.notes else "")
+
+    def as_dict(self, output: str | None = None) -> dict[str, Any]:
+        s = self.source
+        return {
+            "input": str(s.path),
+            "output": output,
+            "format": s.format,
+            "width": s.width,
+            "height": s.height,
+            "orientation": s.orientation,
+            "frames": s.frames,
+            "crop": {"x": self.crop.x, "y": self.crop.y, "size": self.crop.size},
+            "output_width": self.width,
+            "output_height": self.height,
+            "quality": self.quality,
+            "bytes": len(self.data),
+            "content_type": "image/jpeg",
+            "notes": list(self.notes),
+        }
+
+
+def prepare(
+    source: Source | str | Path,
+    *,
+    size: int = DEFAULT_SIZE,
+    quality: int = DEFAULT_QUALITY,
+    background: str = "white",
+    crop: Crop | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> Prepared:
+    """Frame and encode: a baseline JPEG under ``max_bytes``, lowering quality, then size, only if needed."""
+    if not MIN_SIDE <= size <= 4096:
+        raise UsageError(f"invalid size {size}: must be between {MIN_SIDE} and 4096")
+    if not 1 <= quality <= 95:
+        raise UsageError(f"invalid quality {quality}: must be between 1 and 95")
+    if not isinstance(source, Source):
+        source = open_source(source, target=size, crop=crop)
+    crop = crop or source.default_crop()
+    picture = frame(source, crop, size=size, background=background)
+    notes = list(source.notes)
+    if crop.size * 1.0 < size:
+        notes.append(f"enlarged from {crop.size} px")
+    q, side = quality, size
+    data = _encode(picture, q)
+    limit = f"{max_bytes / 1048576:g} MB" if max_bytes >= 1048576 else f"{max_bytes / 1000:g} kB"
+    while len(data) > max_bytes and q > MIN_QUALITY:
+        q = max(MIN_QUALITY, q - 10)
+        data = _encode(picture, q)
+    if q != quality:
+        notes.append(f"quality lowered to {q} to stay under {limit}")
+    shrunk = picture
+    while len(data) > max_bytes:
+        if side <= MIN_SIDE:
+            raise ImageError(f"{source.name}: cannot make a JPEG under {limit} from this image")
+        side = max(MIN_SIDE, int(side * 0.8))
+        shrunk = picture.resize((side, side), _pil().Resampling.LANCZOS)
+        data = _encode(shrunk, q)
+    if side != size:
+        notes.append(f"size reduced to {side}x{side} to stay under {limit}")
+    return Prepared(data, side, side, q, tuple(notes), source, crop, shrunk)
+
+
+# --- terminal cells ------------------------------------------------------------------------------
+
+
+def to_cells_image(
+    data_or_image: bytes | str | Path | Source | Prepared | PILImage.Image, width_cells: int, height_cells: int
+) -> PILImage.Image:
+    """Shrink a picture to fit ``width_cells`` x ``height_cells`` terminal cells (2 pixels per cell vertically).
+
+    rich-pixels resizes with nearest neighbour and is slow on big images: hand it this instead. The result is
+    RGB and exactly fills the cell box along one side, keeping the aspect ratio. JPEG bytes are decoded at
+    reduced scale (``draft``) and EXIF-oriented; transparency is flattened onto white.
+    """
+    Image = _pil()
+    box_w, box_h = max(1, width_cells), max(1, 2 * height_cells)
+    if isinstance(data_or_image, (Prepared, Source)):
+        im = data_or_image.image
+    elif isinstance(data_or_image, Image.Image):
+        im = data_or_image
+    else:
+        try:
+            raw = data_or_image if isinstance(data_or_image, bytes) else Path(data_or_image).read_bytes()
+            opened = Image.open(io.BytesIO(raw))
+            orientation, _ = _orientation(opened)
+            if opened.format == "JPEG":
+                w, h = opened.size if orientation < 5 else opened.size[::-1]
+                fit = min(box_w / w, box_h / h)
+                need = (math.ceil(opened.width * fit), math.ceil(opened.height * fit))
+                opened.draft("RGB" if opened.mode == "RGB" else opened.mode, need)
+            opened.load()
+            im = _to_basic_mode(opened, "transparency" in opened.info)
+        except Exception as exc:  # a corrupt photo from Graph or disk must not take the screen down
+            raise ImageError(f"the picture cannot be shown ({_first_line(exc)})") from None
+        if orientation in _TRANSPOSE:
+            im = im.transpose(Image.Transpose(_TRANSPOSE[orientation]))
+    if im.mode in ("RGBA", "LA"):
+        flat = Image.new("RGB", im.size, (255, 255, 255))
+        flat.paste(im, mask=im.getchannel("A"))
+        im = flat
+    elif im.mode != "RGB":
+        im = _to_basic_mode(im, "transparency" in im.info).convert("RGB")
+    fit = min(box_w / im.width, box_h / im.height)
+    size = (max(1, round(im.width * fit)), max(1, round(im.height * fit)))
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
