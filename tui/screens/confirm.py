@@ -1,0 +1,53 @@
+"""A yes/no question that names what will happen. Reusable: remove, restore, "cancel upload?"."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from tui.screens import AppModal
+from tui.widgets.photo import clean
+
+
+class ConfirmScreen(AppModal):
+    """Dismisses with True (yes) or False (no, escape). ``question`` and ``detail`` are shown as plain text."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 64; max-width: 95%; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+    }
+    ConfirmScreen #question { text-style: bold; }
+    ConfirmScreen #detail { color: $text-muted; margin-top: 1; }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
+    ConfirmScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, detail: str = "", *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.detail, self.yes, self.no = clean(question), clean(detail), yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.question), id="question")
+            if self.detail:
+                yield Static(Text(self.detail), id="detail")
+            with Horizontal():
+                yield Button(Text(f"{self.no} (n)"), id="no")
+                yield Button(Text(f"{self.yes} (y)"), id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # the safe answer is the default for Enter
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,102 @@
+"""The backups of the viewed user, newest first, with a preview; Enter restores one after a confirmation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui.core.errors import GraphPhotoError
+from tui.screens import AppScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.widgets.photo import PhotoView, clean
+
+if TYPE_CHECKING:
+    from tui.core.history import Backup
+    from tui.core.photos import Target
+
+
+def when(backup: Backup) -> str:
+    """Local time of a backup, to the minute: what a person recognises."""
+    try:
+        return datetime.fromisoformat(backup.created_at).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return backup.created_at[:16]
+
+
+class HistoryScreen(AppScreen):
+    BINDINGS = [
+        Binding("enter,r", "restore", "Restore"),
+        Binding("escape", "dismiss(None)", "Back"),
+    ]
+
+    def __init__(self, target: Target) -> None:
+        super().__init__()
+        self.target = target
+        self.backups: list[Backup] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◐")
+        yield Static(Text(f"Backed-up photos of {clean(self.target.label)}", style="bold"), id="history-title")
+        with Horizontal(id="history-main"):
+            yield DataTable(id="backups", cursor_type="row", zebra_stripes=True)
+            yield PhotoView(id="preview")
+        yield Static(id="history-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Saved", "Why", "Size", "Id")
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        who = self.target.id or self.target.upn
+        self.backups = self.gp.history.list(who) if who else []
+        table = self.query_one(DataTable)
+        table.clear()
+        for b in self.backups:
+            table.add_row(when(b), b.reason.removeprefix("before "), f"{b.size / 1024:.0f} KB", b.id, key=b.id)
+        if not self.backups:
+            self.query_one(PhotoView).show_message("No backups yet")
+            self._detail("A backup is made before every replace, remove or restore.")
+
+    @on(DataTable.RowHighlighted, "#backups")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        backup = self.backups[event.cursor_row] if 0 <= event.cursor_row < len(self.backups) else None
+        if backup is None:
+            return
+        try:
+            self.query_one(PhotoView).show_photo(self.gp.history.read(backup))
+        except GraphPhotoError as exc:
+            self.query_one(PhotoView).show_unavailable(str(exc))
+        size = f"{backup.width}x{backup.height}" if backup.width and backup.height else "size unknown"
+        self._detail(f"{backup.id} · {size} · saved by {backup.operator or 'unknown'} {backup.reason}")
+
+    def action_restore(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.backups:
+            return
+        backup = self.backups[table.cursor_row]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.gp.restore_photo(backup, self.target, on_done=self.reload)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Put back the photo of {self.target.label} saved {when(backup)}?",
+                "The current photo is backed up first, so this can be undone from here too.",
+                yes="Restore",
+            ),
+            answered,
+        )
+
+    def _detail(self, text: str) -> None:
+        self.query_one("#history-detail", Static).update(Text(clean(text)))

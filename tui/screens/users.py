@@ -1,0 +1,121 @@
+"""Find another user: results as you type (debounced; a newer query cancels the older one), paged on demand.
+
+Searching other users needs admin permissions; the Graph client raises ``ConsentRequired`` for them and the app's
+one error handler shows the sign-in screen for the extra scopes, so this screen has no special case for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.screens import AppScreen
+from tui.widgets.photo import clean
+
+if TYPE_CHECKING:
+    from tui.core.graph import Profile
+
+DEBOUNCE = 0.3
+
+
+class UsersScreen(AppScreen):
+    """Dismisses with the chosen :class:`~tui.core.graph.Profile`, or None."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Back"),
+        Binding("down", "focus_results", "Results", show=False),
+        Binding("ctrl+n,pagedown", "more", "More results"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profiles: list[Profile] = []
+        self.next_url: str | None = None
+        self.query_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◐")
+        with Vertical(id="users"):
+            yield Input(placeholder="Type a few letters of a name or address…", id="users-query")
+            yield OptionList(id="users-results")
+            yield Static(id="users-state")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self._state("Type to search; Enter on a result views that person's photo.")
+
+    @on(Input.Changed, "#users-query")
+    def _changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value.strip()
+        if self.query_text:
+            self._state("Searching…")
+            self.search(self.query_text)
+        else:
+            self.workers.cancel_group(self, "search")
+            self._reset()
+            self._state("Type to search; Enter on a result views that person's photo.")
+
+    @on(Input.Submitted, "#users-query")
+    def _submitted(self) -> None:
+        results = self.query_one(OptionList)
+        if results.option_count:
+            results.focus()
+            results.highlighted = 0
+
+    def _reset(self) -> None:
+        self.profiles, self.next_url = [], None
+        self.query_one(OptionList).clear_options()
+
+    @work(group="search", exclusive=True, exit_on_error=False, name="user search")
+    async def search(self, text: str, next_url: str | None = None) -> None:
+        if next_url is None:
+            await asyncio.sleep(DEBOUNCE)  # typing on: this worker is cancelled by the next keystroke
+        page = await self.gp.require_graph().search_users(text, next_url=next_url)
+        if text != self.query_text:
+            return
+        if next_url is None:
+            self._reset()
+        results = self.query_one(OptionList)
+        for profile in page.users:
+            self.profiles.append(profile)
+            label = Text(clean(profile.display_name or profile.user_principal_name or profile.id or "?"))
+            if profile.user_principal_name:
+                label.append(f"  {clean(profile.user_principal_name)}", style="dim")
+            if profile.job_title:
+                label.append(f"  · {clean(profile.job_title)}", style="italic dim")
+            results.add_option(Option(label))
+        self.next_url = page.next_url
+        more = " — more with Ctrl+N or by scrolling to the end" if self.next_url else ""
+        self._state(f"{len(self.profiles)} found{more}." if self.profiles else "Nobody found.")
+
+    def action_more(self) -> None:
+        if self.next_url and self.query_text:
+            self._state("Loading more…")
+            self.search(self.query_text, self.next_url)
+
+    def action_focus_results(self) -> None:
+        results = self.query_one(OptionList)
+        if results.option_count and not results.has_focus:
+            results.focus()
+            results.highlighted = results.highlighted or 0
+
+    @on(OptionList.OptionHighlighted, "#users-results")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index == len(self.profiles) - 1 and self.next_url:
+            self.action_more()
+
+    @on(OptionList.OptionSelected, "#users-results")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.profiles[event.option_index])
+
+    def _state(self, text: str) -> None:
+        self.query_one("#users-state", Static).update(Text(text))
