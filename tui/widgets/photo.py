@@ -24,6 +24,8 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.core.imaging import to_cells_image
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -98,18 +100,6 @@ def fit_cells(width: int, height: int, cols: int, rows: int, *, grey: bool = Fal
     return min(cols, out_w), min(rows * 2, out_h + (out_h % 2))
 
 
-class _Cells(dict):
-    """One half-block segment per (upper, lower) palette pair, made on first use and then shared."""
-
-    def __init__(self, colours: list[Color]) -> None:
-        super().__init__()
-        self.colours = colours
-
-    def __missing__(self, pair: tuple[int, int]) -> Segment:
-        segment = self[pair] = Segment("▄", Style.from_color(self.colours[pair[1]], self.colours[pair[0]]))
-        return segment
-
-
 def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base: Style | None = None) -> list[Strip]:
     """Turn ``image`` into exactly ``rows`` strips of ``cols`` cells, the photo centred and as large as fits."""
     from PIL import Image as PILImage
@@ -124,31 +114,38 @@ def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base
         data = small.tobytes()
         ramp = GREY_RAMP
         step = 256 / len(ramp)
-        body = [
-            Strip([Segment("".join(ramp[int(v / step)] for v in data[y * out_w : (y + 1) * out_w]), base)], out_w)
+        segment_rows = [
+            [Segment("".join(ramp[int(v / step)] for v in data[y * out_w : (y + 1) * out_w]), base)]
             for y in range(out_h)
         ]
-        cell_rows = out_h
     else:
-        small = image.resize((out_w, out_h), PILImage.Resampling.LANCZOS)
+        small = to_cells_image(image, cols, rows)  # LANCZOS to exactly the cells, aspect kept
+        out_w, out_h = small.size
         indexed = small.quantize(256, method=PILImage.Quantize.FASTOCTREE, dither=PILImage.Dither.NONE)
         palette = indexed.getpalette() or []
         colours = [Color.from_rgb(*palette[i : i + 3]) for i in range(0, len(palette), 3)]
         idx = indexed.tobytes()
-        cells = _Cells(colours)
-        body = []
-        for y in range(0, out_h, 2):
-            upper = idx[y * out_w : (y + 1) * out_w]
-            lower = idx[(y + 1) * out_w : (y + 2) * out_w] if y + 1 < out_h else upper
-            body.append(Strip([cells[pair] for pair in zip(upper, lower, strict=True)], out_w))
-        cell_rows = len(body)
+        rows_keys = [
+            list(
+                zip(
+                    idx[y * out_w : (y + 1) * out_w],
+                    idx[(y + 1) * out_w : (y + 2) * out_w] or idx[y * out_w : (y + 1) * out_w],
+                    strict=True,
+                )
+            )
+            for y in range(0, out_h, 2)
+        ]
+        # One shared segment per (upper, lower) colour pair: a photo has far fewer pairs than cells.
+        cells = {
+            pair: Segment("▄", Style.from_color(colours[pair[1]], colours[pair[0]])) for pair in set().union(*rows_keys)
+        }
+        segment_rows = [map(cells.__getitem__, keys) for keys in rows_keys]
     left = (cols - out_w) // 2
-    right = cols - out_w - left
-    top = (rows - cell_rows) // 2
     pad_l = [Segment(" " * left, base)] if left else []
-    pad_r = [Segment(" " * right, base)] if right else []
-    middle = [Strip([*pad_l, *strip, *pad_r], cols) for strip in body]
-    return [blank] * top + middle + [blank] * (rows - top - cell_rows)
+    pad_r = [Segment(" " * (cols - out_w - left), base)] if cols - out_w - left else []
+    middle = [Strip([*pad_l, *row, *pad_r], cols) for row in segment_rows]
+    top = (rows - len(middle)) // 2
+    return [blank] * top + middle + [blank] * (rows - top - len(middle))
 
 
 class PhotoView(Widget):
