@@ -266,9 +266,9 @@ def _forbidden(code: str, action: str, other: bool, app_only: bool) -> str:
     return head + "reading your profile needs User.Read"
 
 
-def _backoff(attempt: int) -> float:
+def _backoff(attempt: int, base: float) -> float:
     """Exponential backoff with jitter, so many clients that failed together do not retry together."""
-    return min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    return min(16 * base, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -304,6 +304,7 @@ class GraphClient:
         self.auth = auth
         self.on_retry = on_retry
         self.request_count = 0
+        self.backoff = 0.5  # seconds before the first retry of a failed idempotent request
         self.base = f"{settings.graph_base}/v1.0"
         self._ids: dict[str, str] = {}
         self._client = httpx.AsyncClient(
@@ -384,7 +385,7 @@ class GraphClient:
                 if not idempotent or attempt >= MAX_ATTEMPTS:
                     host = urlsplit(self.base).netloc
                     raise GraphError(f"cannot reach Microsoft Graph at {host} ({type(exc).__name__})") from None
-                delay = _backoff(attempt)
+                delay = _backoff(attempt, self.backoff)
                 self._notify(delay, "network")
                 await asyncio.sleep(delay)
                 continue
@@ -397,14 +398,14 @@ class GraphClient:
                 continue
             if status in {429, 503}:
                 delay = _retry_after(response)
-                delay = _backoff(attempt) if delay is None else delay
+                delay = _backoff(attempt, self.backoff) if delay is None else delay
                 if waited + delay <= self.settings.max_retry_wait and attempt < MAX_ATTEMPTS * 2:
                     waited += delay
                     self._notify(delay, "throttled" if status == 429 else "unavailable")
                     await asyncio.sleep(delay)
                     continue
             elif status >= 500 and idempotent and attempt < MAX_ATTEMPTS and code not in _REFUSED_500:
-                delay = _backoff(attempt)
+                delay = _backoff(attempt, self.backoff)
                 self._notify(delay, "unavailable")
                 await asyncio.sleep(delay)
                 continue
