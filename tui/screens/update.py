@@ -9,6 +9,8 @@ after Graph accepted the photo; a failure or a cancel keeps every choice on the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
@@ -34,9 +37,35 @@ if TYPE_CHECKING:
 DEBOUNCE = 0.12  # seconds of quiet before a crop/quality/size change re-runs the pipeline
 
 
+class ScreenKeys(Provider):
+    """This screen's active keys (crop keys too, when the preview has focus) as command-palette entries."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Awaitable[bool]]]]:
+        found: dict[str, tuple[str, str, Callable[[], Awaitable[bool]]]] = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if active.enabled and binding.description and active.node is not self.app and binding.action not in found:
+                key = self.app.get_key_display(binding)
+                detail = f"{binding.tooltip} ({key})" if binding.tooltip else f"key: {key}"
+                run = partial(self.app.run_action, binding.action, active.node)
+                found[binding.action] = (binding.description, detail, run)
+        return list(found.values())
+
+    async def discover(self) -> Hits:
+        for name, detail, run in self._commands():
+            yield DiscoveryHit(name, run, help=detail)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, detail, run in self._commands():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), run, help=detail)
+
+
 class UpdateScreen(AppScreen):
     """Dismisses with True after a successful upload (the home screen then re-syncs); otherwise None."""
 
+    COMMANDS = {ScreenKeys}
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "styles" / "update.tcss")
     AUTO_FOCUS = "#path-input"
     BINDINGS = [
@@ -196,6 +225,10 @@ class UpdateScreen(AppScreen):
         panel.start(len(prepared.data))
         self.failed = False
         self._lock_form(True)
+        graph = getattr(self.app, "graph", None)
+        app_hook = getattr(graph, "on_retry", None)
+        if graph is not None:  # while this screen uploads, Graph's waits are told here, next to the bar
+            graph.on_retry = panel.retrying
         try:
             await self._service().replace(self.target, prepared.data, progress=panel.advance)
         except GraphPhotoError as exc:
@@ -206,13 +239,10 @@ class UpdateScreen(AppScreen):
             panel.cancelled(after_sending=panel.sending_done)
             raise
         finally:
+            if graph is not None:
+                graph.on_retry = app_hook
             self._lock_form(False)
         self.dismiss(True)
-
-    def graph_retry(self, seconds: float, reason: str) -> None:
-        """Called by the app's GraphClient ``on_retry`` hook while this screen is on top."""
-        if self.uploading:
-            self.upload_panel.retrying(seconds, reason)
 
     # --- leaving -----------------------------------------------------------------------------------------
 

@@ -1,0 +1,174 @@
+"""The Update Photo form before anything is sent: every kind of sample previews, bad files are refused in the form.
+
+The screen runs in a small host app here (no Graph is needed until Submit); the upload tests use the real app and
+the emulator.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from textual.app import App
+from textual.widgets import Button, Static
+from textual.worker import Worker, WorkerState
+
+from tui.core.errors import GraphPhotoError
+from tui.core.imaging import open_source, prepare
+from tui.core.photos import Target
+from tui.screens.update import UpdateScreen
+from tui.widgets.preview import CropView
+
+
+class HostApp(App[None]):
+    """Stands in for the app shell: it only has to receive worker failures."""
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        self.start = start
+        self.errors: list[BaseException] = []
+        self.result: Any = "not dismissed"
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.errors.append(event.worker.error)
+
+    def on_mount(self) -> None:
+        screen = UpdateScreen(Target("id-1", "adele@contoso.example", "Adele Vance"), None, start=self.start)
+        self.push_screen(screen, self._done)
+
+    def _done(self, result: Any) -> None:
+        self.result = result
+
+
+async def settle(pilot: Any, screen: UpdateScreen) -> None:
+    """Wait for the open/preview workers (the preview one is started by the open one), never a fixed time."""
+    while busy := [w for w in screen.workers if w.group in {"open", "preview"} and not w.is_finished]:
+        await pilot.app.workers.wait_for_complete(busy)
+    await pilot.pause()
+
+
+async def choose(pilot: Any, screen: UpdateScreen, path: Path) -> None:
+    screen.action_focus_path()
+    path_input = screen.query_one("#path-input")
+    path_input.value = str(path)  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await pilot.pause()
+    await settle(pilot, screen)
+
+
+def info(screen: UpdateScreen) -> str:
+    return str(screen.query_one("#preview-info", Static).content)
+
+
+def submit_enabled(screen: UpdateScreen) -> bool:
+    return not screen.query_one("#submit", Button).disabled
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "photos/Portrait_5.jpg",  # EXIF orientation 5
+        "photos/iphone_13_pro_max.heic",
+        "odd/avatar_transparent.png",
+        "odd/animated.gif",
+        "photos/hopper.webp",
+    ],
+)
+async def test_each_kind_of_sample_shows_a_preview_and_enables_submit(samples: Path, sample: str) -> None:
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        assert not submit_enabled(screen)
+        await choose(pilot, screen, samples / sample)
+        assert app.errors == []
+        assert screen.prepared is not None
+        assert submit_enabled(screen)
+        assert screen.query_one(CropView).state == "photo"
+        image = Image.open(io.BytesIO(screen.prepared.data))
+        assert (image.format, image.size) == ("JPEG", (648, 648))
+        kb = round(len(screen.prepared.data) / 1024)
+        assert f"648×648 JPEG, {kb} KB, quality 80" in info(screen)
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["not_an_image.jpg", "broken.png", "tiny_23x17.jpg", "empty.jpg", "truncated.jpg", "decompression_bomb.gif"],
+)
+async def test_a_refused_file_shows_the_pipelines_line_and_keeps_submit_disabled(samples: Path, sample: str) -> None:
+    path = samples / "bad" / sample
+    with pytest.raises(GraphPhotoError) as refused:
+        prepare(open_source(path))
+    app = HostApp(samples / "bad")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, path)
+        assert info(screen) == str(refused.value)
+        assert "\n" not in info(screen)
+        assert screen.prepared is None and not submit_enabled(screen)
+        await pilot.press("ctrl+s")  # the key does nothing either
+        await pilot.pause()
+        assert app.result == "not dismissed" and not screen.uploading
+        assert app.errors == []
+
+
+async def test_a_good_file_after_a_bad_one_enables_submit_again(samples: Path) -> None:
+    app = HostApp(samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "bad" / "broken.png")
+        assert not submit_enabled(screen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        assert submit_enabled(screen) and "648×648 JPEG" in info(screen)
+
+
+async def test_crop_keys_quality_and_size_remake_the_preview(samples: Path) -> None:
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "photos" / "phone_jolla_8mp.jpg")
+        first = screen.prepared
+        assert first is not None and first.crop == first.source.default_crop()
+        screen.query_one(CropView).focus()
+        await pilot.press("plus", "plus", "l")
+        await settle(pilot, screen)
+        zoomed = screen.prepared
+        assert zoomed is not None
+        assert zoomed.crop.size < first.crop.size and zoomed.crop.x > first.crop.x
+        assert zoomed.data != first.data
+        await pilot.press("0")
+        await settle(pilot, screen)
+        assert screen.prepared is not None and screen.prepared.crop == first.crop
+
+        quality = screen.query_one("#quality")
+        quality.focus()
+        await pilot.press("end", *["backspace"] * 3, "5", "0")  # "5" alone is valid too; the newest value wins
+        size = screen.query_one("#size")
+        size.focus()
+        await pilot.press("end", *["backspace"] * 3, *"240")
+        await settle(pilot, screen)
+        small = screen.prepared
+        assert small is not None and (small.width, small.quality) == (240, 50)
+        assert "240×240 JPEG" in info(screen) and "quality 50" in info(screen)
+
+        await pilot.press(*["backspace"] * 3, "9")  # below the minimum: the last good size stays
+        await settle(pilot, screen)
+        assert screen.prepared is not None and screen.prepared.width == 240
+
+
+async def test_escape_before_uploading_goes_back_without_sending(samples: Path) -> None:
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.result is None
