@@ -1,0 +1,156 @@
+"""PhotoService against the emulator: admin changes with backup + audit, refusals that change nothing, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.core.auth import Account, Authenticator
+from tui.core.config import load_settings
+from tui.core.errors import GraphError, NotFoundError, UsageError
+from tui.core.graph import GraphClient
+from tui.core.history import AuditLog, History
+from tui.core.imaging import prepare
+from tui.core.photos import PhotoService, Target, resolve_target
+from tui.emulator import Emulator
+
+ADMIN_SCOPES = ("User.ReadWrite", "User.Read.All", "ProfilePhoto.ReadWrite.All")
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(state_dir=tmp_path / "emu", port=0) as emulator:
+        yield emulator
+
+
+def client_for(emu: Emulator, upn: str, scopes: tuple[str, ...] = ADMIN_SCOPES) -> tuple[GraphClient, Account]:
+    settings = load_settings(
+        {
+            "graph_url": emu.base_url,
+            "ca_bundle": str(emu.ca_path),
+            "tenant": emu.tenant_id,
+            "access_token": emu.issue_token(upn=upn, scopes=scopes),
+        }
+    )
+    operator = Account(upn, emu.tenant_id, emu.user(upn)["id"], "delegated", scopes)
+    return GraphClient(settings, Authenticator(settings)), operator
+
+
+def puts(emu: Emulator) -> list[dict]:
+    return [r for r in emu.request_log() if r["method"] in {"PUT", "PATCH"} and r["path"].endswith("/photo/$value")]
+
+
+@pytest.fixture
+def jpeg(samples: Path) -> bytes:
+    return prepare(samples / "photos" / "hopper.png", size=240).data
+
+
+async def test_admin_replaces_removes_and_restores_another_users_photo(emu: Emulator, jpeg: bytes) -> None:
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    original = emu.photo(emu.member_upn)
+    assert original is not None
+    async with graph:
+        target = await resolve_target(graph, emu.member_upn, operator)
+        assert target.id == emu.user(emu.member_upn)["id"] and not target.is_me
+
+        replaced = await service.replace(target, jpeg)
+        assert replaced.backup is not None and history.read(replaced.backup) == original
+        assert replaced.backup.reason == "before replace" and replaced.backup.operator == emu.admin_upn
+        assert replaced.etag == emu.photo_etag(emu.member_upn) and emu.photo(emu.member_upn) != original
+        assert puts(emu)[-1]["body_sha256"] == hashlib.sha256(jpeg).hexdigest()
+
+        removed = await service.remove(target)
+        assert emu.photo(emu.member_upn) is None
+        second = removed.backup
+        assert second is not None and history.read(second) != original  # the replacement, as Graph served it
+
+        restored = await service.restore(replaced.backup.id)
+        assert restored.backup is None  # nothing to back up: the photo had been removed
+        assert restored.target.id == target.id and restored.restored_from == replaced.backup.id
+        assert puts(emu)[-1]["body_sha256"] == replaced.backup.sha256  # exactly the saved bytes went back
+        assert emu.photo(emu.member_upn) is not None
+
+    assert [(b.reason, b.upn) for b in history.list(emu.member_upn)] == [
+        ("before remove", emu.member_upn),
+        ("before replace", emu.member_upn),
+    ]
+    entries = audit.entries()
+    assert [(e.action, e.result, e.target_upn) for e in entries] == [
+        ("replace", "ok", emu.member_upn),
+        ("remove", "ok", emu.member_upn),
+        ("restore", "ok", emu.member_upn),
+    ]
+    assert entries[0].backup_id == replaced.backup.id and entries[0].sha256 == hashlib.sha256(jpeg).hexdigest()
+    assert entries[0].bytes_sent == len(jpeg) and entries[1].backup_id == second.id
+    assert all(e.operator == emu.admin_upn and e.tenant == emu.tenant_id for e in entries)
+
+
+async def test_member_is_refused_on_someone_else_and_nothing_changes(emu: Emulator, jpeg: bytes) -> None:
+    graph, operator = client_for(emu, emu.member_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    before = emu.photo(emu.admin_upn)
+    target = Target(emu.user(emu.admin_upn)["id"], emu.admin_upn, "Admin")
+    async with graph:
+        for attempt in (service.replace(target, jpeg), service.remove(target)):
+            with pytest.raises(GraphError) as info:
+                await attempt
+            assert info.value.status == 403 and "\n" not in str(info.value)
+    assert emu.photo(emu.admin_upn) == before
+    failed = audit.entries()
+    assert [(e.action, e.result) for e in failed] == [("replace", "failed"), ("remove", "failed")]
+    assert all(e.error_code and e.request_id and e.bytes_sent == 0 for e in failed)
+    for backup in history.list():  # whatever was backed up before the refusal stays, intact
+        assert history.read(backup) == before
+
+
+async def test_cancelled_upload_is_audited_and_keeps_the_backup(emu: Emulator, samples: Path) -> None:
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    big = prepare(samples / "photos" / "phone_jolla_8mp.jpg", size=1500, quality=95).data
+    before = emu.photo(emu.admin_upn)
+    async with graph:
+        task: asyncio.Task[object]
+
+        def cancel_midway(sent: int, total: int) -> None:
+            if 0 < sent < total:
+                task.cancel()
+
+        task = asyncio.ensure_future(service.replace(Target.me(), big, progress=cancel_midway))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert emu.photo(emu.admin_upn) == before
+    (entry,) = audit.entries()
+    assert (entry.action, entry.result) == ("replace", "cancelled")
+    (backup,) = history.list()
+    assert entry.backup_id == backup.id and history.read(backup) == before
+
+
+async def test_refusals_before_any_change(emu: Emulator, jpeg: bytes) -> None:
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    async with graph:
+        nophoto = await resolve_target(graph, emu.nophoto_upn, operator)
+        with pytest.raises(NotFoundError, match="has no photo to remove"):
+            await service.remove(nophoto)
+        member = await resolve_target(graph, emu.member_upn, operator)
+        saved = (await service.replace(member, jpeg)).backup
+        assert saved is not None
+        with pytest.raises(UsageError, match="not of"):  # a backup never lands on the wrong person
+            await service.restore(saved.id, nophoto)
+        changed = await service.replace(nophoto, jpeg)  # no photo before: nothing to back up, still audited
+        assert changed.backup is None and emu.photo(emu.nophoto_upn) is not None
+    assert [(e.action, e.result) for e in audit.entries()] == [
+        ("remove", "failed"),
+        ("replace", "ok"),
+        ("replace", "ok"),
+    ]
+    assert len(puts(emu)) == 2
