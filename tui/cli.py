@@ -8,6 +8,7 @@ non-interactive subcommands must not pay for Textual or MSAL. Each subcommand's 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -221,12 +222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
         flags["demo"] = bool(getattr(args, "demo", None))
         settings = load_settings(flags)
-        if args.command is None:
-            from tui.app import run_app  # the only path that imports Textual
+        with contextlib.ExitStack() as stack:
+            if settings.demo and args.command != "emulator":
+                from tui.emulator.demo import start_demo
 
-            return run_app(settings)
-        module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")
-        return int(module.run(args, settings))
+                settings, emu = start_demo(settings)
+                stack.callback(emu.stop)
+            if args.command is None:
+                from tui.app import run_app  # the only path that imports Textual
+
+                return run_app(settings)
+            module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")
+            return int(module.run(args, settings))
     except GraphPhotoError as exc:
         print(f"{APP_NAME}: {exc}", file=sys.stderr)
         return exc.exit_code
