@@ -26,3 +26,16 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def samples() -> Path:
     assert SAMPLES.is_dir(), f"sample images expected at {SAMPLES}"
     return SAMPLES
+
+
+@pytest.fixture
+def emulator(tmp_path: Path):  # -> Iterator[tui.emulator.Emulator]
+    """A fresh Microsoft 365 emulator (identity + Graph on loopback HTTPS) in tmp_path, stopped after the test.
+
+    Trust only its CA: ``httpx.Client(verify=emulator.ssl_context())``. MSAL needs ``instance_discovery=False``.
+    Device codes announce a 1 s polling interval here (5 s by default).
+    """
+    from tui.emulator import Emulator
+
+    with Emulator(state_dir=tmp_path / "emulator", device_interval=1) as emu:
+        yield emu

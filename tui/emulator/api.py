@@ -66,7 +66,7 @@ class Emulator:
         with self.tenant.lock:
             self.tenant.port = self.port
             self.tenant.save()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="m365-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="m365-emulator", daemon=True)
         self._thread.start()
         return self
 

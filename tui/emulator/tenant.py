@@ -166,7 +166,7 @@ class Tenant:
 
     # --- changes -------------------------------------------------------------------------------------------
 
-    def store_photo(self, user_id: str, photo: Photo | None, propagation: float = 0.0) -> None:
+    def store_photo(self, user_id: str, photo: Photo | None, propagation: float = 0.0, *, save: bool = True) -> None:
         with self.lock:
             old = self.visible_photo(user_id)
             if propagation > 0:
@@ -177,7 +177,8 @@ class Tenant:
             else:
                 self.photos[user_id] = photo
                 _atomic_write(self.directory / "photos" / f"{user_id}.jpg", photo.data)
-            self.save()
+            if save:
+                self.save()
 
     def save(self) -> None:
         with self.lock:
@@ -338,7 +339,8 @@ def load_or_create(directory: Path, seed: int = 0) -> Tenant:
     tenant = Tenant(directory, tenant_id, {u["id"]: u for u in users}, apps, public_id, app_id)
     with_photo = [u for i, u in enumerate(users) if i in (0, 1) or (i >= 5 and i % 3 != 0)]
     for n, user in enumerate(with_photo):
-        tenant.store_photo(user["id"], _asset_photo(ASSETS[n % len(ASSETS)]))
+        tenant.store_photo(user["id"], _asset_photo(ASSETS[n % len(ASSETS)]), save=False)
+    tenant.save()
     return tenant
 
 
