@@ -304,6 +304,7 @@ class GraphClient:
         self.auth = auth
         self.on_retry = on_retry
         self.request_count = 0
+        self.last_request_id: str | None = None  # of the last success: read right after an await, for audits
         self.backoff = 0.5  # seconds before the first retry of a failed idempotent request
         self.base = f"{settings.graph_base}/v1.0"
         self._ids: dict[str, str] = {}
@@ -391,6 +392,7 @@ class GraphClient:
                 continue
             status = response.status_code
             if status < 400:
+                self.last_request_id = response.headers.get("request-id")
                 return response, data
             code = _decode(data, response.headers.get("content-type", ""))[0]
             if status == 401 and not refreshed and code in {None, "InvalidAuthenticationToken"}:
