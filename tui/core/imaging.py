@@ -400,7 +400,7 @@ def _encode(im: PILImage.Image, quality: int) -> bytes:
 class Prepared:
     """Exactly what would be uploaded, plus what was done to get there."""
 
-    data: bytes
+    data: bytes = field(repr=False)
     width: int
     height: int
     quality: int
@@ -454,6 +454,7 @@ def prepare(
         raise UsageError(f"invalid size {size}: must be between {MIN_SIDE} and 4096")
     if not 1 <= quality <= 95:
         raise UsageError(f"invalid quality {quality}: must be between 1 and 95")
+    _rgb(background)  # a bad colour is a usage error whether or not this image has transparency
     if not isinstance(source, Source):
         source = open_source(source, target=size, crop=crop)
     crop = crop or source.default_crop()
