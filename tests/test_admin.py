@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,8 @@ ADMIN_SCOPES = ("User.ReadWrite", "User.Read.All", "ProfilePhoto.ReadWrite.All")
 
 
 @pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path / "emu", port=0) as emulator:
-        yield emulator
+def emu(emulator: Emulator) -> Emulator:
+    return emulator
 
 
 def client_for(emu: Emulator, upn: str, scopes: tuple[str, ...] = ADMIN_SCOPES) -> tuple[GraphClient, Account]:
@@ -89,6 +87,9 @@ async def test_admin_replaces_removes_and_restores_another_users_photo(emu: Emul
     assert entries[0].backup_id == replaced.backup.id and entries[0].sha256 == hashlib.sha256(jpeg).hexdigest()
     assert entries[0].bytes_sent == len(jpeg) and entries[1].backup_id == second.id
     assert all(e.operator == emu.admin_upn and e.tenant == emu.tenant_id for e in entries)
+    changes = [r for r in emu.request_log() if r["method"] in {"PUT", "DELETE"}]
+    assert [e.request_id for e in entries] == [r["request_id"] for r in changes]
+    assert [e.request_id for e in entries] == [replaced.request_id, removed.request_id, restored.request_id]
 
 
 async def test_member_is_refused_on_someone_else_and_nothing_changes(emu: Emulator, jpeg: bytes) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,9 +19,8 @@ ACCOUNT = "test-account"
 
 
 @pytest.fixture
-def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path / "emu", port=0) as emulator:
-        yield emulator
+def emu(emulator: Emulator) -> Emulator:
+    return emulator
 
 
 def settings_for(emu: Emulator, upn: str, *scopes: str) -> Settings:

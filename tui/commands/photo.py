@@ -76,11 +76,11 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _my_names(settings: Settings) -> tuple[str, ...] | None:
-    """The signed-in user's UPN and object id from the token cache (no network); None when nobody is signed in."""
+    """The signed-in user's object id and UPN from the token cache (no network); None when nobody is signed in."""
     try:
         from tui.core.auth import Authenticator
 
-        account = Authenticator(settings).account()
+        account = _operator(Authenticator(settings), settings)
     except GraphPhotoError:
         return None
     if account is None or account.kind == "app":
