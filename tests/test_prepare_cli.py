@@ -1,0 +1,118 @@
+"""`graphphoto-tui prepare` as a script runs it: a real process, its exit status, stdout, stderr and file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", "prepare", *map(str, args)],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def one_line(stream: bytes) -> str:
+    text = stream.decode()
+    assert text.endswith("\n") and text.count("\n") == 1, text
+    assert "Traceback" not in text
+    return text.strip()
+
+
+def test_heic_summary_line_and_file(samples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jpg"
+    result = run(samples / "photos/iphone_13_pro_max.heic", "-o", out)
+    assert result.returncode == 0, result.stderr
+    line = one_line(result.stdout)
+    assert re.fullmatch(
+        rf"iphone_13_pro_max\.heic: HEIF 3024x4032, rotated \(EXIF 6\) -> 648x648 JPEG q80, (\d+\.\d) kB -> "
+        rf"{re.escape(str(out))} \(converted Display P3 colours to sRGB\)",
+        line,
+    ), line
+    kb = float(re.search(r"q80, ([\d.]+) kB", line).group(1))  # type: ignore[union-attr]
+    assert kb == pytest.approx(out.stat().st_size / 1000, abs=0.05)
+    with Image.open(out) as im:
+        assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (648, 648))
+    assert result.stderr == b""
+
+
+def test_json_flags_and_background(samples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "avatar.jpg"
+    result = run(
+        samples / "odd/avatar_transparent.png",
+        "-o",
+        out,
+        "--size",
+        "360",
+        "--quality",
+        "70",
+        "--background",
+        "#003366",
+        "--crop",
+        "0,0,800",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["output"] == str(out) and info["bytes"] == out.stat().st_size
+    assert (info["format"], info["output_width"], info["quality"]) == ("PNG", 360, 70)
+    assert info["crop"] == {"x": 0, "y": 0, "size": 800}
+    with Image.open(out) as im:
+        assert im.size == (360, 360)
+        assert im.getpixel((2, 2)) == pytest.approx((0, 51, 102), abs=6)
+
+
+def test_output_to_stdout_keeps_the_summary_on_stderr(samples: Path) -> None:
+    result = run(samples / "photos/hopper.png", "-o", "-", "--size", "96")
+    assert result.returncode == 0
+    with Image.open(io.BytesIO(result.stdout)) as im:
+        assert (im.format, im.size) == ("JPEG", (96, 96))
+    assert one_line(result.stderr).startswith("hopper.png: PNG 128x128, upright -> 96x96 JPEG q80, ")
+
+
+@pytest.mark.parametrize(
+    ("name", "sentence"),
+    [
+        ("bad/not_an_image.jpg", "not_an_image.jpg: not an image this program can read"),
+        ("bad/tiny_23x17.jpg", "tiny_23x17.jpg: image is 23x17 pixels; Graph needs at least 48x48"),
+        ("bad/truncated.jpg", "truncated.jpg: the image data is truncated or corrupt"),
+    ],
+)
+def test_refused_image_is_one_line_status_5_and_writes_nothing(
+    name: str, sentence: str, samples: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jpg"
+    result = run(samples / name, "-o", out)
+    assert result.returncode == 5
+    assert one_line(result.stderr).startswith(f"graphphoto-tui: {sentence}")
+    assert result.stdout == b""
+    assert not out.exists() and not list(tmp_path.glob(".out.jpg*")), "no output, no leftover temporary file"
+
+
+def test_usage_errors_are_status_2(samples: Path, tmp_path: Path) -> None:
+    photo = samples / "photos/Landscape_1.jpg"
+    bad_crop = run(photo, "-o", tmp_path / "a.jpg", "--crop", "10,10")
+    assert bad_crop.returncode == 2 and "invalid crop '10,10'" in one_line(bad_crop.stderr)
+    outside = run(photo, "-o", tmp_path / "a.jpg", "--crop", "1000,0,1200")
+    assert outside.returncode == 2
+    assert "does not fit inside the 1800x1200 image" in one_line(outside.stderr)
+    quality = run(photo, "-o", tmp_path / "a.jpg", "--quality", "120")
+    assert quality.returncode == 2 and "quality" in one_line(quality.stderr)
+    assert not (tmp_path / "a.jpg").exists()
+
+
+def test_unwritable_output_is_one_line(samples: Path, tmp_path: Path) -> None:
+    result = run(samples / "photos/hopper.png", "-o", tmp_path / "missing-dir" / "out.jpg")
+    assert result.returncode == 1
+    assert "cannot write" in one_line(result.stderr)
