@@ -17,6 +17,7 @@ import signal
 import tempfile
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def _token_scopes(data: dict[str, Any]) -> tuple[str, ...]:
 def _describe(result: dict[str, Any]) -> str:
     """The first sentence of an error description, without the AADSTS prefix and the trace ids."""
     desc = str(result.get("error_description") or "").strip().splitlines()
-    text = re.sub(r"^AADSTS\d+:\s*", "", desc[0]) if desc else ""
+    text = re.sub(r"^AADSTS\d+:\s*", "", desc[0]).split(" Trace ID:")[0] if desc else ""
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -153,6 +154,11 @@ def auth_error(result: dict[str, Any], settings: Settings) -> AuthError:
         return WrongTenantOrApp(
             "the app registration does not allow public client flows (AADSTS7000218): turn on "
             "'Allow public client flows' under Authentication in the app registration"
+        )
+    if error == "invalid_scope" or 70011 in codes:
+        return WrongTenantOrApp(
+            f"the app registration does not offer the permissions asked for ({code}): add them under "
+            "API permissions in the app registration (and grant consent)"
         )
     if error == "invalid_client":
         return WrongTenantOrApp(f"the app's client secret or certificate was refused ({code}): check the credential")
@@ -572,7 +578,8 @@ class Authenticator:
     def start_paste_back(self, scopes: Sequence[str]) -> str:
         """Authorization code + PKCE: the URL to open on any device; the flow waits in memory for the paste."""
         app = self._public_app()
-        with self._network():
+        with self._network(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MSAL recommends form_post, which needs a server we do not have
             flow = app.initiate_auth_code_flow(self._full(scopes), redirect_uri="http://localhost")
         flow["graphphoto_scopes"] = list(scopes)
         self._auth_code_flow = flow

@@ -136,7 +136,16 @@ def sync_client(settings: Settings, *, timeout: float = 30.0) -> httpx.Client:
     """The blocking client MSAL uses: same CA trust and debug log as the Graph client."""
     import httpx
 
-    return httpx.Client(
+    class MsalClient(httpx.Client):
+        """MSAL speaks requests: form values may be bytes (the client assertion), which httpx would send as
+        ``b'...'``. Decode them."""
+
+        def post(self, url: Any, *, data: Any = None, **kwargs: Any) -> httpx.Response:
+            if isinstance(data, dict):
+                data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+            return super().post(url, data=data, **kwargs)
+
+    return MsalClient(
         verify=verify_for(settings),
         timeout=httpx.Timeout(timeout, connect=10.0),
         event_hooks=event_hooks(settings, is_async=False),
