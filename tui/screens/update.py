@@ -255,12 +255,10 @@ class UpdateScreen(AppScreen):
             if cancel and self.uploading:
                 self.workers.cancel_group(self, "upload")
 
+        if self.upload_panel.sending_done:
+            detail = "The photo has already been sent: Graph may still apply it. The current one is backed up."
+        else:
+            detail = "Graph gets either the whole photo or nothing, so your current photo stays as it is."
         self.app.push_screen(
-            ConfirmScreen(
-                "Cancel the upload?",
-                "Graph gets either the whole photo or nothing; your current photo is already backed up.",
-                yes="Cancel upload",
-                no="Keep uploading",
-            ),
-            answered,
+            ConfirmScreen("Cancel the upload?", detail, yes="Cancel upload", no="Keep uploading"), answered
         )

@@ -36,14 +36,14 @@ class UploadPanel(Vertical):
 
     def _say(self, text: str, state: str) -> None:
         self.display = True
-        for cls in ("-uploading", "-saving", "-retrying", "-failed", "-cancelled"):
+        for cls in ("-backup", "-uploading", "-saving", "-retrying", "-failed", "-cancelled"):
             self.set_class(cls == f"-{state}", cls)
         self.query_one("#upload-status", Static).update(Text(clean(text)))
 
     def start(self, total: int) -> None:
         self.total, self.sent, self.updates, self._percent = total, 0, 0, -1
         self.query_one(ProgressBar).update(total=max(total, 1), progress=0)
-        self._say(f"Uploading {human_size(total)}…", "uploading")
+        self._say("Backing up the current photo first…", "backup")
 
     def advance(self, sent: int, total: int) -> None:
         """The GraphClient's progress callback (same event loop): coalesced to whole percents."""
