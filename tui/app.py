@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from tui import APP_NAME
 from tui.core.config import Settings
 from tui.core.errors import AuthError, GraphError, GraphPhotoError
+from tui.screens import sentence
 from tui.screens.home import HomeScreen
 from tui.widgets.photo import clean
 
@@ -90,6 +91,7 @@ class GraphPhotoApp(App[int]):
         self._sync_worker: Worker[None] | None = None
         self._sync_target: Target | None = None
         self._signing_in = False
+        self._start_requested = False
 
     # --- services ---------------------------------------------------------------------------------------
 
@@ -145,9 +147,13 @@ class GraphPhotoApp(App[int]):
     # --- start and sign-in ------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.theme = "textual-dark"
         self._update_header()
-        self._start()
+
+    def home_ready(self) -> None:
+        """Called by the home screen once its widgets exist: only then can cached data be drawn."""
+        if not self._start_requested:
+            self._start_requested = True
+            self._start()
 
     @work(thread=True, group="start", exit_on_error=False, name="start")
     def _start(self) -> None:
@@ -300,11 +306,11 @@ class GraphPhotoApp(App[int]):
             self.sign_in(exc.scopes, ADMIN_WHY)
             return
         if isinstance(exc, AuthError) and not is_offline(exc):
-            self.notify(str(exc), severity="error", markup=False, timeout=8)
-            self.sign_in(reason=str(exc))
+            self.notify(sentence(str(exc)), severity="error", markup=False, timeout=8)
+            self.sign_in(reason=sentence(str(exc)))
             return
         if isinstance(exc, GraphPhotoError):
-            self.notify(str(exc), severity="error", markup=False, timeout=8)
+            self.notify(sentence(str(exc)), severity="error", markup=False, timeout=8)
             return
         log.exception("unexpected error in a worker", exc_info=exc)
         line = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]

@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from tui.app import GraphPhotoApp
 
 
+def sentence(text: str) -> str:
+    """Core messages are lower-case clauses (they follow "graphphoto-tui: " on stderr); on screen, a sentence."""
+    text = " ".join(str(text).split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…)" else f"{text}."
+
+
 class _Reports:
     @property
     def gp(self) -> GraphPhotoApp:

@@ -57,6 +57,7 @@ class HomeScreen(AppScreen):
     def on_mount(self) -> None:
         self.query_one(PhotoView).show_message("Loading…")
         self.query_one(ProfileCard).show(None, "Loading…")
+        self.gp.home_ready()
 
     @property
     def status(self) -> SyncStatus:

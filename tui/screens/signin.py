@@ -19,7 +19,7 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, get_current_worker
 
 from tui.core.errors import GraphPhotoError
-from tui.screens import AppScreen
+from tui.screens import AppScreen, sentence
 from tui.widgets.photo import clean
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class SignInScreen(AppScreen):
     def _failed(self, why: str) -> None:
         self.code = None if self.mode == "device" else self.code
         self._tick()
-        self._state(f"{why} Press n for a new code, or p to sign in by pasting an address back.", error=True)
+        self._state(f"{sentence(why)} Press n for a new code, or p to sign in by pasting an address back.", error=True)
 
     def action_check_now(self) -> None:
         if self.mode == "device":

@@ -1,0 +1,188 @@
+"""The home screen against the real emulator: each state a user can meet, and sync on start, focus, resume, key.
+
+Helpers here (``emu``, ``settings_for``, ``sign_in``, ``until``) are shared by the other app test files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+
+from tui.app import GraphPhotoApp, build_app
+from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, Account, Authenticator
+from tui.core.config import Settings, load_settings
+from tui.emulator import Emulator
+from tui.screens.home import HomeScreen
+from tui.widgets.photo import PhotoView
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(state_dir=tmp_path / "emu", seed=0, device_interval=1) as emulator:
+        yield emulator
+
+
+def settings_for(emu: Emulator) -> Settings:
+    return load_settings(
+        {
+            "graph_url": emu.graph_url,
+            "authority": emu.authority,
+            "ca_bundle": str(emu.ca_path),
+            "client_id": emu.public_client_id,
+            "tenant": emu.tenant_id,
+        },
+        env={},
+    )
+
+
+def sign_in(emu: Emulator, upn: str | None = None, *, admin: bool = True) -> Account:
+    """A real device-code sign-in through the Authenticator, approved by the emulator: seeds the token cache."""
+    auth = Authenticator(settings_for(emu))
+    code = auth.start_device_code((*OWN_SCOPES, *ADMIN_SCOPES) if admin else OWN_SCOPES)
+    emu.approve(code.user_code, upn=upn)
+    deadline = time.monotonic() + 20
+    while (account := auth.poll_device_code(code)) is None:
+        assert time.monotonic() < deadline, "device code never approved"
+        time.sleep(0.1)  # the server's polling interval; there is no event to await across processes
+    return account
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run until ``condition`` holds (fails the test after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.02)
+
+
+def make_app(emu: Emulator, **overrides: Any) -> GraphPhotoApp:
+    overrides.setdefault("resync_throttle", 0.0)
+    return build_app(settings_for(emu), **overrides)
+
+
+def synced(app: GraphPhotoApp) -> Callable[[], bool]:
+    return lambda: app.snapshot is not None and app.home.status.state == "synced"
+
+
+def screen_text(app: GraphPhotoApp) -> str:
+    """Everything drawn on the active screen, as a user would read it."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def photo_gets(emu: Emulator) -> int:
+    return sum(1 for r in emu.request_log() if r["method"] == "GET" and r["path"].endswith("/photo/$value"))
+
+
+async def test_signed_in_with_photo(emu: Emulator) -> None:
+    sign_in(emu)
+    admin = emu.user(emu.admin_upn)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        assert isinstance(app.screen, HomeScreen)
+        text = screen_text(app)
+        assert admin["displayName"] in text
+        assert emu.admin_upn in text
+        assert "synced just now" in text
+        assert app.home.query_one(PhotoView).state == "photo"
+        assert app.snapshot is not None and app.snapshot.photo == emu.photo(emu.admin_upn)
+        assert emu.admin_upn in app.sub_title  # header: who is signed in
+
+
+async def test_signed_in_without_photo_shows_initials(emu: Emulator) -> None:
+    sign_in(emu, emu.nophoto_upn, admin=False)
+    user = emu.user(emu.nophoto_upn)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        view = app.home.query_one(PhotoView)
+        assert view.state == "none"
+        words = user["displayName"].split()
+        assert (words[0][0] + words[-1][0]).upper() in screen_text(app)
+        assert not any(n.severity == "error" for n in app._notifications)  # no photo is not an error
+
+
+async def test_photo_unavailable_says_why(emu: Emulator) -> None:
+    sign_in(emu, emu.onprem_upn, admin=False)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        view = app.home.query_one(PhotoView)
+        assert view.state == "unavailable"
+        assert len(view.text) > 10
+        assert view.text.split()[0] in screen_text(app)
+
+
+async def test_offline_start_shows_cached_profile(emu: Emulator) -> None:
+    sign_in(emu)
+    name = emu.user(emu.admin_upn)["displayName"]
+    first = make_app(emu)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(first))
+    emu.stop()
+    second = make_app(emu)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: second.snapshot is not None)  # cached data drawn before any network answer
+        assert name in screen_text(second)
+        await until(pilot, lambda: second.home.status.state == "offline")
+        assert "offline — showing last synced data" in screen_text(second)
+        assert second.home.query_one(PhotoView).state == "photo"
+
+
+async def test_graph_error_shows_the_sentence_and_keeps_data(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        emu.add_fault("500", path="/v1.0/me", method="GET", count=8)
+        await pilot.press("r")
+        await until(pilot, lambda: app.home.status.state == "failed")
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors and "\n" not in errors[-1] and "Traceback" not in errors[-1]
+        assert "sync failed — showing last synced data" in screen_text(app)
+        assert app.home.query_one(PhotoView).state == "photo"  # nothing lost on screen
+
+
+async def test_sync_on_focus_resume_and_key_downloads_only_changes(emu: Emulator, samples: Path) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        view = app.home.query_one(PhotoView)
+        before_gets, before_image = photo_gets(emu), view.image
+
+        # refresh with nothing changed: metadata only, no bytes
+        await pilot.press("r")
+        await until(pilot, lambda: app._sync_worker is not None and app._sync_worker.is_finished)
+        assert photo_gets(emu) == before_gets
+
+        # changed behind the app's back, then the terminal regains focus
+        emu.set_photo(emu.admin_upn, (samples / "photos" / "hopper.png").read_bytes())
+        app.post_message(events.AppFocus())
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.etag == emu.photo_etag(emu.admin_upn))
+        assert photo_gets(emu) == before_gets + 1
+        await pilot.pause()
+        assert view.image is not before_image and view.state == "photo"
+
+        # back from another screen
+        emu.set_photo(emu.admin_upn, (samples / "photos" / "Landscape_1.jpg").read_bytes())
+        await pilot.press("question_mark")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.etag == emu.photo_etag(emu.admin_upn))
+        assert photo_gets(emu) == before_gets + 2
+
+
+async def test_a_running_sync_is_not_started_twice(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        first = app.sync()
+        assert first is not None and app.sync() is first
+        await until(pilot, lambda: first.is_finished)
