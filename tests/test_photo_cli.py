@@ -1,0 +1,222 @@
+"""The scripting commands as a script runs them: a subprocess against the emulator, exit codes, stdout vs stderr."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.core.history import AuditLog, History
+from tui.emulator import Emulator
+
+ADMIN_SCOPES = ("User.ReadWrite", "User.Read.All", "ProfilePhoto.ReadWrite.All")
+
+
+def emulator_env(emu: Emulator) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GRAPHPHOTO_GRAPH_URL": emu.base_url,
+        "GRAPHPHOTO_AUTHORITY": emu.authority,
+        "GRAPHPHOTO_CA_BUNDLE": str(emu.ca_path),
+        "GRAPHPHOTO_CLIENT_ID": emu.public_client_id,
+        "GRAPHPHOTO_TENANT": emu.tenant_id,
+    }
+
+
+def cli(emu: Emulator | None, *args: str, upn: str | None = None, scopes: tuple[str, ...] = ADMIN_SCOPES):
+    env = emulator_env(emu) if emu else dict(os.environ)
+    if emu and upn:
+        env["GRAPHPHOTO_ACCESS_TOKEN"] = emu.issue_token(upn=upn, scopes=scopes)
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,  # what cron or a pipeline gives: never a prompt
+        timeout=60,
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def changes(emu: Emulator) -> list[dict]:
+    return [r for r in emu.request_log() if r["method"] in {"PUT", "PATCH", "DELETE"}]
+
+
+def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emulator: Emulator, samples: Path) -> None:
+    emu, member = emulator, emulator.member_upn
+    original = emu.photo(member)
+    image = str(samples / "photos" / "Portrait_5.jpg")
+
+    done = cli(emu, "set", image, "--user", member, "--json", upn=emu.admin_upn)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["upn"] == member and result["etag"] == emu.photo_etag(member)
+    assert changes(emu)[-1]["body_sha256"] == result["sha256"]
+
+    refused = cli(emu, "remove", "--user", member, upn=emu.admin_upn)
+    assert refused.returncode == 2 and "--yes" in one_line(refused) and "Adele" in refused.stderr
+    assert emu.photo(member) is not None and len(changes(emu)) == 1
+
+    removed = cli(emu, "remove", "--user", member, "--yes", upn=emu.admin_upn)
+    assert removed.returncode == 0, removed.stderr
+    assert emu.photo(member) is None and "restore" in removed.stdout
+
+    listed = cli(None, "history", "--user", member, "--json")  # offline: no network, no sign-in
+    backups = json.loads(listed.stdout)
+    assert [b["reason"] for b in backups] == ["before remove", "before replace"]
+    first = backups[1]
+    assert first["sha256"] == hashlib.sha256(original).hexdigest() and first["operator"] == emu.admin_upn
+
+    restored = cli(emu, "restore", first["id"], upn=emu.admin_upn)  # no --user: the backup says whose it is
+    assert restored.returncode == 0, restored.stderr
+    assert first["id"] in restored.stdout and "Adele" in restored.stdout
+    put = changes(emu)[-1]
+    assert put["method"] == "PUT" and member not in put["path"] and emu.user(member)["id"] in put["path"]
+    assert put["body_sha256"] == first["sha256"]  # exactly the saved bytes went back
+
+    entries = AuditLog().entries()
+    assert [(e.action, e.result) for e in entries] == [("replace", "ok"), ("remove", "ok"), ("restore", "ok")]
+    assert all(e.target_upn == member and e.operator == emu.admin_upn and e.request_id for e in entries)
+    assert entries[1].backup_id == backups[0]["id"] and entries[2].sha256 == first["sha256"]
+
+
+def test_get_writes_exactly_what_graph_serves(emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "adele.jpg"
+    got = cli(emulator, "get", "--user", emulator.member_upn, "-o", str(out), "--json", upn=emulator.admin_upn)
+    assert got.returncode == 0, got.stderr
+    info = json.loads(got.stdout)
+    assert out.read_bytes() == emulator.photo(emulator.member_upn)
+    assert info["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and info["output"] == str(out)
+    raw = subprocess.run(
+        [sys.executable, "-m", "tui", "get", "-o", "-"],
+        env={**emulator_env(emulator), "GRAPHPHOTO_ACCESS_TOKEN": emulator.issue_token(upn=emulator.admin_upn)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert raw.returncode == 0 and raw.stdout == emulator.photo(emulator.admin_upn)  # the summary went to stderr
+
+
+def test_member_is_refused_on_someone_else_and_nothing_changes(emulator: Emulator, samples: Path) -> None:
+    emu = emulator
+    before = emu.photo(emu.admin_upn)
+    image = str(samples / "photos" / "hopper.png")
+    for args in (("set", image), ("remove", "--yes")):
+        refused = cli(emu, *args, "--user", emu.admin_upn, upn=emu.member_upn)
+        assert refused.returncode == 6
+        line = one_line(refused)
+        assert "denied" in line and "Administrator" in line and "request-id" in line
+    assert emu.photo(emu.admin_upn) == before
+    assert [(e.action, e.result, e.error_code) for e in AuditLog().entries()] == [
+        ("replace", "failed", "ErrorAccessDenied"),
+        ("remove", "failed", "ErrorAccessDenied"),
+    ]
+    assert all(History().read(b) == before for b in History().list())
+
+
+def test_exit_codes_for_missing_photo_unknown_user_and_bad_image(emulator: Emulator, samples: Path) -> None:
+    emu = emulator
+    nophoto = cli(emu, "get", "--user", emu.nophoto_upn, upn=emu.admin_upn)
+    assert nophoto.returncode == 4 and "no photo" in one_line(nophoto)
+    unknown = cli(
+        emu, "set", str(samples / "photos" / "hopper.png"), "--user", "nobody@nowhere.test", upn=emu.admin_upn
+    )
+    assert unknown.returncode == 4 and "nobody@nowhere.test" in one_line(unknown)
+    broken = cli(emu, "set", str(samples / "bad" / "not_an_image.jpg"), upn=emu.admin_upn)
+    assert broken.returncode == 5 and "not_an_image.jpg" in one_line(broken)
+    nothing = cli(emu, "restore", upn=emu.admin_upn)
+    assert nothing.returncode == 4 and "no backups" in one_line(nothing)
+    assert changes(emu) == [] and AuditLog().entries() == []
+
+
+def test_dry_run_prints_what_prepare_prints_and_sends_nothing(samples: Path, tmp_path: Path) -> None:
+    image = str(samples / "photos" / "Landscape_6.jpg")
+    dry = cli(None, "set", image, "--dry-run", "--size", "360", "-o", str(tmp_path / "a.jpg"))
+    prep = cli(None, "prepare", image, "--size", "360", "-o", str(tmp_path / "a.jpg"))
+    assert dry.returncode == prep.returncode == 0, dry.stderr
+    assert dry.stdout == prep.stdout and "360x360" in dry.stdout
+    assert (tmp_path / "a.jpg").stat().st_size > 0
+
+
+def test_acting_on_someone_else_without_admin_consent_says_how_to_get_it(emulator: Emulator) -> None:
+    from tui.core.auth import Authenticator
+    from tui.core.config import load_settings
+
+    settings = load_settings(
+        {
+            "graph_url": emulator.base_url,
+            "authority": emulator.authority,
+            "ca_bundle": str(emulator.ca_path),
+            "client_id": emulator.public_client_id,
+            "tenant": emulator.tenant_id,
+        }
+    )
+    auth = Authenticator(settings)
+    code = auth.start_device_code(["User.ReadWrite"])  # an ordinary sign-in: own photo only
+    emulator.approve(code.user_code, upn=emulator.admin_upn)
+    deadline = time.monotonic() + 20
+    while auth.poll_device_code(code) is None:
+        assert time.monotonic() < deadline
+        time.sleep(code.interval)
+    mine = cli(emulator, "get")
+    assert mine.returncode == 0, mine.stderr
+    other = cli(emulator, "get", "--user", emulator.member_upn)
+    assert other.returncode == 3
+    line = one_line(other)
+    assert "login --admin" in line and "ProfilePhoto.ReadWrite.All" in line
+
+
+@pytest.mark.parametrize("bad", ["1,2", "a,b,c", "-1,0,100"])
+def test_bad_crop_is_a_usage_error(samples: Path, bad: str) -> None:
+    result = cli(None, "set", str(samples / "photos" / "hopper.png"), "--dry-run", f"--crop={bad}")
+    assert result.returncode == 2 and "crop" in one_line(result)
+
+
+README_SCRIPT = r"""
+set -u
+dir=${1:-photos}
+failed=0
+for file in "$dir"/*.jpg; do
+  upn=$(basename "$file" .jpg)
+  if graphphoto-tui set "$file" --user "$upn" >/dev/null; then
+    echo "updated $upn"
+  else
+    status=$?
+    echo "FAILED  $upn (exit $status)" >&2
+    [ "$status" -eq 3 ] && exit 3  # sign-in needed: no point trying the others
+    failed=$((failed + 1))
+  fi
+done
+[ "$failed" -eq 0 ]
+"""
+
+
+def test_readme_script_updates_several_users_from_a_folder(emulator: Emulator, samples: Path, tmp_path: Path) -> None:
+    emu = emulator
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / f"{emu.member_upn}.jpg").write_bytes((samples / "photos" / "Portrait_8.jpg").read_bytes())
+    (folder / f"{emu.nophoto_upn}.jpg").write_bytes((samples / "photos" / "Landscape_3.jpg").read_bytes())
+    (folder / "nobody@nowhere.test.jpg").write_bytes((samples / "photos" / "hopper.png").read_bytes())
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **emulator_env(emu),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GRAPHPHOTO_ACCESS_TOKEN": emu.issue_token(upn=emu.admin_upn, scopes=ADMIN_SCOPES),
+    }
+    before = {upn: emu.photo_etag(upn) for upn in (emu.member_upn, emu.nophoto_upn)}
+    run = subprocess.run(["bash", "-c", README_SCRIPT, "script", str(folder)], env=env, capture_output=True, text=True)
+    assert run.returncode == 1  # one user does not exist: reported, the others still done
+    assert f"updated {emu.member_upn}" in run.stdout and f"updated {emu.nophoto_upn}" in run.stdout
+    assert "FAILED  nobody@nowhere.test (exit 4)" in run.stderr
+    assert all(emu.photo_etag(upn) != etag for upn, etag in before.items())
+    assert [b.upn for b in History().list()] == [emu.member_upn]  # the user who had no photo needed no backup
