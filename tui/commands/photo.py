@@ -61,7 +61,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:
     """Offline by design: backups are matched by UPN or object id, so no network (or sign-in) is needed."""
-    who = None if args.all else settings.user or _my_names(settings)
+    who: str | tuple[str, ...] | None = None if args.all else settings.user
+    if who is None and not args.all:
+        with _demo(settings) as signed_in:  # --demo: the demo sign-in is who "me" is
+            who = _my_names(signed_in)
+        if who is None and not args.json:
+            print("nobody is signed in: showing every user's backups (pick one with --user)", file=sys.stderr)
     backups = History().list() if who is None else _backups_of(who)
     if args.json:
         _print_json([b.to_json() for b in backups])
