@@ -89,6 +89,11 @@ def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emul
     assert all(e.target_upn == member and e.operator == emu.admin_upn and e.request_id for e in entries)
     assert entries[1].backup_id == backups[0]["id"] and entries[2].sha256 == first["sha256"]
 
+    mine = cli(emu, "history", upn=emu.admin_upn)  # no --user: the signed-in admin's own backups only
+    assert mine.returncode == 0 and mine.stdout == "" and emu.admin_upn in one_line(mine)
+    every = cli(None, "history", "--all")
+    assert [line.split()[0] for line in every.stdout.splitlines()] == [b["id"] for b in backups]
+
 
 def test_get_writes_exactly_what_graph_serves(emulator: Emulator, tmp_path: Path) -> None:
     out = tmp_path / "adele.jpg"

@@ -304,10 +304,11 @@ async def _restore(args: argparse.Namespace, settings: Settings, s: Session) -> 
         if not settings.user:  # no --user: the backup says whose photo it is
             target = await _backup_target(backup, s, settings)
     else:
-        backup = next((b for b in history.list() if s.target.id and b.matches(s.target.id)), None)
-        if backup is None:
-            raise NotFoundError(f"no backups of {s.target.label}; see `graphphoto-tui history --all`")
         target = s.target
+        backups = history.list(target.id) if target.id else []
+        if not backups:
+            raise NotFoundError(f"no backups of {target.label}; see `graphphoto-tui history --all`")
+        backup = backups[0]
     result = await s.service.restore(backup, target, progress=_progress())
     replaced = f"the photo it replaced is backup {result.backup.id}" if result.backup else "there was no photo before"
     return _report(args, result, f"restored backup {backup.id} to {target.label} ({replaced})")
@@ -317,7 +318,7 @@ async def _backup_target(backup: Backup, s: Session, settings: Settings) -> Targ
     """The backup's own user: /me if that is the signed-in user, else resolved (with the admin scopes checked)."""
     if backup.user_id and backup.user_id == s.target.id:
         return s.target
-    await _ask_admin(s.auth)
     if not backup.user_id:
         raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
+    await _ask_admin(s.auth)
     return await resolve_target(s.graph, backup.user_id, s.operator)
