@@ -79,6 +79,10 @@ class HistoryScreen(AppScreen):
         size = f"{backup.width}x{backup.height}" if backup.width and backup.height else "size unknown"
         self._detail(f"{backup.id} · {size} · saved by {backup.operator or 'unknown'} {backup.reason}")
 
+    @on(DataTable.RowSelected, "#backups")
+    def _selected(self) -> None:
+        self.action_restore()
+
     def action_restore(self) -> None:
         table = self.query_one(DataTable)
         if not self.backups:

@@ -1,0 +1,110 @@
+"""Admin work in the app (issue 8): find a user, remove their photo (backed up), restore it; members are refused."""
+
+from __future__ import annotations
+
+import hashlib
+
+import test_home
+from test_home import make_app, screen_text, sign_in, synced, until
+from textual.widgets import OptionList
+
+from tui.app import ADMIN_WHY
+from tui.core.history import AuditLog, History
+from tui.core.photos import Target
+from tui.emulator import Emulator
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.home import HomeScreen
+from tui.screens.signin import SignInScreen
+from tui.screens.users import UsersScreen
+
+emu = test_home.emu
+
+
+def puts(emu: Emulator) -> list[dict]:
+    return [r for r in emu.request_log() if r["method"] in {"PUT", "PATCH"} and r["path"].endswith("/photo/$value")]
+
+
+async def test_admin_finds_user_removes_and_restores_photo(emu: Emulator) -> None:
+    sign_in(emu)
+    member = emu.user(emu.member_upn)
+    original = emu.photo(emu.member_upn)
+    assert original is not None
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+
+        await pilot.press("s")
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press(*member["displayName"][:3].lower())
+        results = app.screen.query_one(OptionList)
+        await until(pilot, lambda: results.option_count > 0)
+        index = next(i for i, p in enumerate(app.screen.profiles) if p.id == member["id"])
+        results.focus()
+        results.highlighted = index
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.target is not None)
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.id == member["id"])
+        assert member["displayName"] in app.sub_title  # the header names whose photo is on screen
+        assert f"Viewing {member['displayName']}" in screen_text(app)
+
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert member["displayName"] in screen_text(app)  # the confirmation names the user
+        await pilot.press("y")
+        await until(pilot, lambda: emu.photo(emu.member_upn) is None)
+        await until(pilot, lambda: synced(app)() and app.snapshot.status.state == "none")
+        backups = History().list(member["id"])
+        assert len(backups) == 1 and backups[0].sha256 == hashlib.sha256(original).hexdigest()
+
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: emu.photo(emu.member_upn) is not None)
+        assert puts(emu)[-1]["body_sha256"] == backups[0].sha256  # the exact saved bytes went back
+        actions = [(e.action, e.result) for e in AuditLog().entries()]
+        assert actions == [("remove", "ok"), ("restore", "ok")]
+
+        await pilot.press("escape")
+        await pilot.press("m")
+        await until(pilot, lambda: synced(app)() and app.target is not None and app.target.is_me)
+        assert "Your profile" in screen_text(app)
+
+
+async def test_member_is_refused_with_one_line_and_nothing_changes(emu: Emulator) -> None:
+    sign_in(emu, emu.member_upn)
+    other = emu.user(emu.admin_upn)
+    before = emu.photo_etag(emu.admin_upn)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        app.view(Target(other["id"], other["userPrincipalName"], other["displayName"]))
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.id == other["id"])  # reading is allowed
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: any(n.severity == "error" for n in app._notifications))
+        error = next(n.message for n in app._notifications if n.severity == "error")
+        assert error.startswith("Access denied") and "\n" not in error
+        assert "Administrator" in error  # says which role is missing
+        assert emu.photo_etag(emu.admin_upn) == before
+        assert [(e.action, e.result) for e in AuditLog().entries()] == [("remove", "failed")]
+        assert len(History().list(other["id"])) == 1  # the backup made first is kept
+
+
+async def test_search_without_admin_consent_asks_for_it(emu: Emulator) -> None:
+    sign_in(emu, admin=False)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("slash")
+        await pilot.press("a", "d")
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.code is not None)
+        assert app.screen.reason == ADMIN_WHY
+        assert "ProfilePhoto.ReadWrite.All" in " ".join(app.screen.scopes)
+        assert "admin permissions" in screen_text(app)  # the reason is on screen, not only in a toast
+        emu.approve(app.screen.code.user_code)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, UsersScreen))  # back where the user was
