@@ -10,7 +10,7 @@ import pytest
 
 from tui.core.auth import Account, Authenticator
 from tui.core.config import load_settings
-from tui.core.errors import GraphError, NotFoundError, UsageError
+from tui.core.errors import GraphError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.graph import GraphClient
 from tui.core.history import AuditLog, History
 from tui.core.imaging import prepare
@@ -155,3 +155,31 @@ async def test_refusals_before_any_change(emu: Emulator, jpeg: bytes) -> None:
         ("replace", "ok"),
     ]
     assert len(puts(emu)) == 2
+
+
+async def test_unavailable_photo_service_is_not_backed_up_and_the_error_surfaces(emu: Emulator, jpeg: bytes) -> None:
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    async with graph:
+        onprem = await resolve_target(graph, emu.onprem_upn, operator)
+        with pytest.raises(GraphError) as info:
+            await service.replace(onprem, jpeg)
+    assert info.value.exit_code == 4 and "mailbox" in str(info.value)
+    assert history.list() == []
+    (entry,) = audit.entries()
+    assert entry.result == "failed" and entry.error_code == info.value.code and entry.request_id
+
+
+async def test_a_backup_that_cannot_be_written_stops_the_change(emu: Emulator, jpeg: bytes) -> None:
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    history.root.rmdir()
+    history.root.write_text("not a directory")  # the disk refuses the backup (root ignores permission bits)
+    before = emu.photo(emu.admin_upn)
+    async with graph:
+        with pytest.raises(GraphPhotoError, match=r"could not save a backup.*nothing was changed"):
+            await PhotoService(graph, history, audit, operator, emu.tenant_id).replace(Target.me(), jpeg)
+    assert emu.photo(emu.admin_upn) == before and puts(emu) == []
+    (entry,) = audit.entries()
+    assert (entry.result, entry.error_code) == ("failed", "BackupFailed")

@@ -89,6 +89,10 @@ def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emul
     assert all(e.target_upn == member and e.operator == emu.admin_upn and e.request_id for e in entries)
     assert entries[1].backup_id == backups[0]["id"] and entries[2].sha256 == first["sha256"]
 
+    written = [AuditLog().path.read_text(), *(p.read_text() for p in History().root.glob("*.json"))]
+    said = [r.stdout + r.stderr for r in (done, refused, removed, listed, restored)]
+    assert not [text for text in written + said if "eyJ" in text]  # no JWT (token) anywhere
+
     mine = cli(emu, "history", upn=emu.admin_upn)  # no --user: the signed-in admin's own backups only
     assert mine.returncode == 0 and mine.stdout == "" and emu.admin_upn in one_line(mine)
     every = cli(None, "history", "--all")
