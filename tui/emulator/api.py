@@ -66,7 +66,9 @@ class Emulator:
         with self.tenant.lock:
             self.tenant.port = self.port
             self.tenant.save()
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="m365-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="m365-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -203,8 +205,15 @@ class Emulator:
     ) -> dict[str, str]:
         """Register another confidential app (e.g. one without roles); returns its client id and secret."""
         client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(30)
-        app = {"client_id": client_id, "name": name, "public": False, "secret": secret, "roles": list(roles),
-               "object_id": str(uuid.uuid4()), "certificate_pem": certificate_pem}  # fmt: skip
+        app = {
+            "client_id": client_id,
+            "name": name,
+            "public": False,
+            "secret": secret,
+            "roles": list(roles),
+            "object_id": str(uuid.uuid4()),
+            "certificate_pem": certificate_pem,
+        }
         with self.tenant.lock:
             self.tenant.apps[client_id] = app
             self.tenant.save()
@@ -273,13 +282,21 @@ class Emulator:
         """A ready-made access token: delegated for ``upn`` (default admin), or app-only when only ``roles`` given."""
         if upn is None and roles:
             return identity.mint_access_token(
-                self, user=None, client_id=client_id or self.app_client_id, roles=roles, lifetime=expires_in,
+                self,
+                user=None,
+                client_id=client_id or self.app_client_id,
+                roles=roles,
+                lifetime=expires_in,
                 audience=audience,
-            )  # fmt: skip
+            )
         return identity.mint_access_token(
-            self, user=self.tenant.require(upn or self.admin_upn), client_id=client_id or self.public_client_id,
-            scopes=scopes, lifetime=expires_in, audience=audience,
-        )  # fmt: skip
+            self,
+            user=self.tenant.require(upn or self.admin_upn),
+            client_id=client_id or self.public_client_id,
+            scopes=scopes,
+            lifetime=expires_in,
+            audience=audience,
+        )
 
     def revoke_refresh_tokens(self, upn_or_id: str | None = None) -> None:
         """Invalidate refresh tokens (one user's, or everyone's): the next silent refresh fails with invalid_grant."""

@@ -31,10 +31,22 @@ from tui.emulator.wire import ODATA_JSON, Request, Response, graph_error, json_r
 if TYPE_CHECKING:
     from tui.emulator.api import Emulator
 
-READ_OWN = {"User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All",
-            "Directory.Read.All", "Directory.ReadWrite.All"}  # fmt: skip
-READ_OTHERS = {"User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
-               "Directory.ReadWrite.All"}  # fmt: skip
+READ_OWN = {
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
+READ_OTHERS = {
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
 APP_READ = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 PHOTO_READ_OWN = READ_OWN | {"ProfilePhoto.Read.All", "ProfilePhoto.ReadWrite.All"}
 PHOTO_READ_OTHERS = READ_OTHERS | {"ProfilePhoto.Read.All", "ProfilePhoto.ReadWrite.All"}
@@ -346,9 +358,10 @@ def photo_endpoint(emu: Emulator, req: Request, caller: Caller, user: dict[str, 
         for item in value:
             item.pop("@odata.context")
         return json_response(
-            200, {"@odata.context": f"{emu.base_url}/v1.0/$metadata#users('{user['id']}')/photos", "value": value},
+            200,
+            {"@odata.context": f"{emu.base_url}/v1.0/$metadata#users('{user['id']}')/photos", "value": value},
             content_type=ODATA_JSON,
-        )  # fmt: skip
+        )
     if rest[1] == "$count":
         return graph_error(req, 400, "BadRequest", "Invalid request: $count is not supported on this segment.")
     m = re.fullmatch(r"(\d+)(?:[xX](\d+))?", rest[1])

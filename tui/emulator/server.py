@@ -75,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-IIS/10.0"
     sys_version = ""
     server: Server
+    _logged = False
 
     def log_message(self, format: str, *args: Any) -> None:  # the emulator keeps its own JSON log
         pass
@@ -112,7 +113,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    def _send(self, req: Request, resp: Response, fault: Fault | None) -> int:
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self._logged:
+            self._logged = True
+            self.server.emu.log_request(record)
+
+    def _send(self, req: Request, resp: Response, fault: Fault | None, record: dict[str, Any]) -> None:
+        """Write the response; the request is logged before its last bytes leave, so a client never outruns it."""
         self.send_response(resp.status)
         headers = {"request-id": req.request_id, "client-request-id": req.client_request_id, **resp.headers}
         if req.path.startswith("/v1.0/"):
@@ -128,8 +135,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
         body = resp.body if req.method != "HEAD" else b""
+        record.update(status=resp.status, resp_size=len(body))
+        self._log(record)
+        self.end_headers()
         if fault is not None and fault.kind == "reset_mid":
             half = body[: max(1, len(body) // 2)]
             self.wfile.write(b"%x\r\n%s\r\n" % (len(half), half) if resp.chunked else half)
@@ -143,13 +152,13 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
         self.wfile.flush()
-        return len(body)
 
     # --- dispatch --------------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         emu = self.server.emu
         req = Request(self.command, self.path, self.headers)
+        self._logged = False
         fault = emu.faults.pick(req.method, req.path)
         record: dict[str, Any] = {
             "ts": time.time(),
@@ -180,10 +189,9 @@ class Handler(BaseHTTPRequestHandler):
                 except Exception as exc:  # an emulator bug must still answer, as Graph's 500 would
                     record["error"] = f"{type(exc).__name__}: {exc}"
                     resp = graph_error(req, 500, "InternalServerError", "The emulator failed to process the request.")
-            record["status"] = resp.status
-            record["resp_size"] = self._send(req, resp, fault)
+            self._send(req, resp, fault, record)
         finally:
-            emu.log_request(record)
+            self._log(record)
 
     def _respond(self, req: Request, fault: Fault | None) -> Response:
         emu = self.server.emu
