@@ -80,7 +80,7 @@ def test_load_is_instant_and_safe_from_threads() -> None:
     started = time.perf_counter()
     with Store() as store:  # what app start-up pays: open + one load
         assert store.load("acct") is not None
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.1  # typically 2 ms; generous for a loaded CI machine
 
 
 def test_a_damaged_store_is_set_aside_not_fatal(isolated_home: Path) -> None:
