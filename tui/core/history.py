@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tui.core.config import private_subdir, state_dir
-from tui.core.errors import ImageError, NotFoundError
+from tui.core.errors import GraphPhotoError, ImageError, NotFoundError
 
 Reason = Literal["before replace", "before remove", "before restore"]
 Action = Literal["replace", "remove", "restore"]
@@ -197,13 +197,17 @@ class AuditLog:
         self.path = path or state_dir() / "audit.jsonl"
 
     def record(self, **fields: Any) -> AuditEntry:
+        """Raises GraphPhotoError (one line) when the log cannot be written."""
         entry = AuditEntry(time=_now().isoformat(timespec="milliseconds"), **fields)
         line = (json.dumps(dataclasses.asdict(entry), separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise GraphPhotoError(f"cannot write the audit log {self.path}: {exc.strerror or exc}") from None
         return entry
 
     def entries(self) -> list[AuditEntry]:

@@ -148,18 +148,23 @@ class PhotoService:
         backup: Backup | None = None
 
         def record(result: str, **extra: object) -> None:
-            self.audit.record(
-                operator=self.operator.username if self.operator else None,
-                tenant=self.tenant,
-                target_id=target.id,
-                target_upn=target.upn,
-                action=action,
-                result=result,
-                backup_id=backup.id if backup else None,
-                bytes_sent=len(data) if data is not None and result == "ok" else 0,
-                sha256=sha,
-                **extra,
-            )
+            try:
+                self.audit.record(
+                    operator=self.operator.username if self.operator else None,
+                    tenant=self.tenant,
+                    target_id=target.id,
+                    target_upn=target.upn,
+                    action=action,
+                    result=result,
+                    backup_id=backup.id if backup else None,
+                    bytes_sent=len(data) if data is not None and result == "ok" else 0,
+                    sha256=sha,
+                    **extra,
+                )
+            except GraphPhotoError:
+                if result == "ok":
+                    raise
+                # else: an audit log that cannot be written must not hide why the change failed
 
         try:
             if not target.known:
