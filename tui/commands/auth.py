@@ -101,12 +101,14 @@ def _logout(args: argparse.Namespace, settings: Settings, auth: Authenticator) -
 
 
 def _whoami(args: argparse.Namespace, settings: Settings, auth: Authenticator) -> int:
+    from tui.core.auth import login_command
+
     if settings.app_only:
         account: Account | None = auth.sign_in_app_only()  # cached by MSAL; acquires only when needed
     else:
         account = auth.account()
     if account is None:
-        raise AuthError(f"not signed in (profile {settings.profile}): run `graphphoto-tui login`")
+        raise AuthError(f"not signed in (profile {settings.profile}): run `{login_command(settings)}`")
     display_name = None
     from tui.core.auth import claims
 

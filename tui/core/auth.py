@@ -97,6 +97,11 @@ class DeviceCode:
     interval: int
 
 
+def login_command(settings: Settings, extra: str = "") -> str:
+    """The exact command to sign in with these settings (the demo needs ``--demo`` to reach its emulator)."""
+    return " ".join(filter(None, ("graphphoto-tui", "--demo" if settings.demo else "", "login", extra)))
+
+
 def short_scope(scope: str) -> str:
     """``https://graph.microsoft.com/User.Read`` -> ``User.Read``: servers answer in either form."""
     return scope.rsplit("/", 1)[-1] if "://" in scope else scope
@@ -485,7 +490,7 @@ class Authenticator:
             app = self._public_app()
             accounts = self._cache_accounts()
             if not accounts:
-                raise AuthError("not signed in: run `graphphoto-tui login`")
+                raise AuthError(f"not signed in: run `{login_command(s)}`")
             account = accounts[0]
             home = account["home_account_id"]
             known = self._granted_for(home)
