@@ -88,9 +88,10 @@ def expand(text: str, base: Path) -> Path:
 def display_path(path: Path) -> str:
     """``~/Pictures`` rather than ``/home/someone/Pictures``: shorter in a narrow pane."""
     try:
-        return f"~/{path.relative_to(Path.home())}".rstrip("/.")
-    except ValueError:
+        relative = path.relative_to(Path.home())
+    except (ValueError, RuntimeError):  # elsewhere, or no home directory known
         return str(path)
+    return "~" if relative == Path() else f"~/{relative}"
 
 
 class ImageTree(DirectoryTree):
@@ -229,7 +230,7 @@ class FilePicker(Vertical):
     @on(DirectoryTree.FileSelected)
     def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
-        self.input.value = str(event.path)
+        self.input.value = display_path(event.path)  # Enter on it picks the same file again
         self.post_message(self.Chosen(self, event.path))
 
     @on(Input.Submitted, "#path-input")
