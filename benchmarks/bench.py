@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Benchmarks that print one markdown report: ``.venv/bin/python benchmarks/bench.py [--runs N] [--quick]``.
+
+Every command runs as a whole child process, as a user would run it, so interpreter start-up and imports count.
+Time is the median wall time over ``--runs`` runs after one warm-up run (not counted: it fills the page cache and
+compiles bytecode); memory is the child's peak resident set size from ``os.wait4``'s rusage.
+
+Children get ``PYTHONPYCACHEPREFIX`` (a temporary directory) and no ``PYTHONDONTWRITEBYTECODE``: an installed
+package has compiled bytecode, so the benchmark should too, without writing ``__pycache__`` into the checkout.
+
+Adding a benchmark: write ``def my_section(bench: Bench) -> list[str]`` returning markdown lines (use
+:meth:`Bench.command` for a child process, :func:`in_process_ms` for a function) and decorate it with
+``@section("name", "Title")``. Sections run in the order they are defined; ``--only name`` runs a few.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "samples" / "photos"
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
+
+
+@dataclass(frozen=True)
+class Result:
+    """Medians over several runs of one command: wall seconds, CPU seconds (user + system), peak RSS in kB."""
+
+    label: str
+    seconds: float = float("nan")
+    cpu: float = float("nan")
+    rss_kb: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def time_text(self) -> str:
+        return f"{self.seconds * 1000:.0f} ms" if self.ok else f"n/a ({self.error})"
+
+    def cpu_text(self) -> str:
+        return f"{self.cpu * 1000:.0f} ms" if self.ok else "n/a"
+
+    def rss_text(self) -> str:
+        return f"{self.rss_kb / 1024:.0f} MB" if self.ok else "n/a"
+
+
+class Bench:
+    """Shared state for sections: run count, a scratch directory, the child environment."""
+
+    def __init__(self, runs: int, quick: bool) -> None:
+        self.runs = runs
+        self.quick = quick
+        self.tmp = Path(tempfile.mkdtemp(prefix="graphphoto-bench-"))
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
+
+    def _once(self, argv: list[str]) -> tuple[float, float, int] | str:
+        """One run: (wall, cpu, peak RSS kB), or the last line of stderr when the command failed.
+
+        Linux keeps the peak RSS across fork and exec, so a child forked from this (large) process would report
+        our memory, not its own. GNU ``time`` is tiny and forks the command itself, so its ``%M`` is the
+        command's own peak; without it we fall back to ``os.wait4`` and say so.
+        """
+        report = self.tmp / "rusage"
+        wrapped = [GNU_TIME, "-f", "%U %S %M", "-o", str(report), *argv] if GNU_TIME else argv
+        started = time.perf_counter()
+        child = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        assert child.stderr is not None
+        err = child.stderr.read().decode(errors="replace").strip()
+        child.stderr.close()
+        if child.returncode != 0:
+            lines = [line for line in err.splitlines() if not line.startswith("Command exited")]
+            return (lines or [f"exit status {child.returncode}"])[-1][:60]
+        if GNU_TIME:
+            user, system, peak = report.read_text().split()[-3:]
+            return elapsed, float(user) + float(system), int(peak)
+        return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss  # kB on Linux; see the docstring
+
+    def compare(self, commands: Sequence[tuple[str, Sequence[str | Path]]]) -> list[Result]:
+        """Run the commands round-robin (A B C A B C ...) so a busy machine slows them all alike.
+
+        Round 0 is a warm-up and is not counted.
+        """
+        argvs = [[str(a) for a in argv] for _, argv in commands]
+        samples: list[list[tuple[float, float, int]]] = [[] for _ in commands]
+        errors: list[str | None] = [None] * len(commands)
+        for round_no in range(self.runs + 1):
+            for i, argv in enumerate(argvs):
+                if errors[i]:
+                    continue
+                outcome = self._once(argv)
+                if isinstance(outcome, str):
+                    errors[i] = outcome
+                elif round_no:
+                    samples[i].append(outcome)
+        results = []
+        for (label, _), runs, error in zip(commands, samples, errors, strict=True):
+            if error:
+                results.append(Result(label, error=error))
+            else:
+                walls, cpus, peaks = zip(*runs, strict=True)
+                results.append(Result(label, statistics.median(walls), statistics.median(cpus), max(peaks)))
+        return results
+
+    def command(self, label: str, argv: Sequence[str | Path]) -> Result:
+        return self.compare([(label, argv)])[0]
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def in_process_ms(fn: Callable[[], object], runs: int) -> float:
+    """Median milliseconds of ``fn()`` in this process, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+SectionFn = Callable[[Bench], list[str]]
+SECTIONS: dict[str, tuple[str, SectionFn]] = {}
+
+
+def section(name: str, title: str) -> Callable[[SectionFn], SectionFn]:
+    def register(fn: SectionFn) -> SectionFn:
+        SECTIONS[name] = (title, fn)
+        return fn
+
+    return register
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base and value == value and base == base else "–"
+
+
+# --- tools under test ------------------------------------------------------------------------------------
+
+
+def graphphoto_tui() -> list[str]:
+    script = Path(sys.executable).with_name("graphphoto-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+
+
+def imagemagick() -> str | None:
+    """The real ImageMagick ``convert`` (``/usr/local/bin/convert`` may be a stand-in on build machines)."""
+    for candidate in ("/usr/bin/convert", shutil.which("magick"), shutil.which("convert")):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run([candidate, "-version"], capture_output=True, text=True)
+            if "ImageMagick" in probe.stdout:
+                return candidate
+    return None
+
+
+PLAIN_PILLOW = """\
+import sys
+from PIL import Image, ImageOps
+if sys.argv[1].lower().endswith((".heic", ".heif")):
+    import pillow_heif
+    pillow_heif.register_heif_opener()
+im = ImageOps.exif_transpose(Image.open(sys.argv[1])).convert("RGB")
+ImageOps.fit(im, (648, 648), Image.Resampling.LANCZOS).save(sys.argv[2], "JPEG", quality=80)
+"""
+
+
+# --- sections --------------------------------------------------------------------------------------------
+
+
+@section("prepare", "Preparing a phone photo for upload (648x648 JPEG q80), each tool as a whole process")
+def prepare_vs_others(bench: Bench) -> list[str]:
+    images = ["iphone_12mp.jpg", "iphone_13_pro_max.heic", "phone_jolla_8mp.jpg"][: 1 if bench.quick else 3]
+    magick = imagemagick()
+    plain = bench.tmp / "plain_pillow.py"
+    plain.write_text(PLAIN_PILLOW)
+    out = bench.tmp / "out.jpg"
+    lines = [
+        "| image | tool | median time | CPU time | peak RSS | time vs ImageMagick | memory vs ImageMagick |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    verdicts = []
+    for name in images:
+        src = SAMPLES / name
+        commands: list[tuple[str, Sequence[str | Path]]] = [
+            (
+                "graphphoto-tui prepare",
+                [*graphphoto_tui(), "prepare", src, "-o", out, "--size", "648", "--quality", "80"],
+            ),
+            ("plain Pillow", [sys.executable, plain, src, out]),
+        ]
+        if magick:
+            fit = ["-auto-orient", "-thumbnail", "648x648^", "-gravity", "center", "-extent", "648x648"]
+            commands.append(("ImageMagick convert", [magick, src, *fit, "-quality", "80", out]))
+        results = bench.compare(commands)
+        ours = results[0]
+        them = results[2] if magick else Result("ImageMagick convert", error="not installed")
+        for result in (ours, results[1], them):
+            lines.append(
+                f"| {name} | {result.label} | {result.time_text()} | {result.cpu_text()} | {result.rss_text()} | "
+                f"{ratio(result.seconds, them.seconds)} | {ratio(result.rss_kb, them.rss_kb)} |"
+            )
+        if name == "iphone_12mp.jpg" and ours.ok and them.ok:
+            met = ours.seconds < them.seconds / 5 and ours.rss_kb < them.rss_kb / 3
+            verdicts.append(
+                "Target for the 12 MP JPEG (under 1/5 of ImageMagick's median time and 1/3 of its peak memory): "
+                f"**{'met' if met else 'not met'}**: {ratio(ours.seconds, them.seconds)} of the time "
+                f"({ratio(ours.cpu, them.cpu)} of the CPU time), {ratio(ours.rss_kb, them.rss_kb)} of the memory."
+            )
+    return [*lines, "", *verdicts]
+
+
+@section("pipeline", "The pipeline alone, in this process (no interpreter start-up or imports)")
+def pipeline_in_process(bench: Bench) -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from tui.core.imaging import open_source, prepare
+
+    lines = ["| image | open_source (decode, orient, colour) | prepare (frame + encode) |", "|---|---:|---:|"]
+    for name in ["iphone_12mp.jpg", "iphone_13_pro_max.heic", "phone_jolla_8mp.jpg"][: 1 if bench.quick else 3]:
+        source = open_source(SAMPLES / name)
+        opened = in_process_ms(lambda n=name: open_source(SAMPLES / n), bench.runs)
+        framed = in_process_ms(lambda s=source: prepare(s), bench.runs)
+        lines.append(f"| {name} | {opened:.0f} ms | {framed:.0f} ms |")
+    return lines
+
+
+@section("startup", "Start-up: `graphphoto-tui --help` against a bare interpreter")
+def startup(bench: Bench) -> list[str]:
+    base, ours = bench.compare(
+        [("python -c pass", [sys.executable, "-c", "pass"]), ("graphphoto-tui --help", [*graphphoto_tui(), "--help"])]
+    )
+    lines = ["| command | median time | CPU time | peak RSS | time vs bare Python |", "|---|---:|---:|---:|---:|"]
+    for r in (base, ours):
+        lines.append(
+            f"| {r.label} | {r.time_text()} | {r.cpu_text()} | {r.rss_text()} | {ratio(r.seconds, base.seconds)} |"
+        )
+    return lines
+
+
+# Add further sections here (cells rendering, app start-up, upload vs curl, ...) with @section(...).
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per command (default 5, plus 1 warm-up)")
+    parser.add_argument("--quick", action="store_true", help="3 runs and only the first image of each section")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
+    args = parser.parse_args(argv)
+    bench = Bench(3 if args.quick else max(1, args.runs), args.quick)
+    try:
+        print(f"# graphphoto-tui benchmarks ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, {bench.runs} runs)\n")
+        if not GNU_TIME:
+            print("(no /usr/bin/time: peak RSS includes the memory of this benchmark process)\n")
+        for name, (title, fn) in SECTIONS.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"## {title}\n")
+            print("\n".join(fn(bench)), end="\n\n", flush=True)
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
