@@ -305,7 +305,10 @@ class GraphPhotoApp(App[int]):
             self.notify(ADMIN_WHY, severity="warning", markup=False, timeout=8)
             self.sign_in(exc.scopes, ADMIN_WHY)
             return
-        if isinstance(exc, AuthError) and not is_offline(exc):
+        if is_offline(exc):
+            self.notify(f"Offline: {sentence(str(exc))}", severity="warning", markup=False, timeout=6)
+            return
+        if isinstance(exc, AuthError):
             self.notify(sentence(str(exc)), severity="error", markup=False, timeout=8)
             self.sign_in(reason=sentence(str(exc)))
             return
