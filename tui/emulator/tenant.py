@@ -115,12 +115,13 @@ def _ascii(text: str) -> str:
 
 @dataclass
 class Photo:
-    """A stored photo. ``previous`` is what GET serves until ``visible_at`` (propagation delay)."""
+    """A stored photo; ``asset`` names a shipped demo photo (kept in the package, not copied to the state)."""
 
     data: bytes
     etag: str
     width: int
     height: int
+    asset: str | None = None
 
 
 @dataclass
@@ -176,7 +177,11 @@ class Tenant:
                 (self.directory / "photos" / f"{user_id}.jpg").unlink(missing_ok=True)
             else:
                 self.photos[user_id] = photo
-                _atomic_write(self.directory / "photos" / f"{user_id}.jpg", photo.data)
+                file = self.directory / "photos" / f"{user_id}.jpg"
+                if photo.asset is None:
+                    _atomic_write(file, photo.data)
+                else:
+                    file.unlink(missing_ok=True)
             if save:
                 self.save()
 
@@ -190,7 +195,8 @@ class Tenant:
                 "apps": list(self.apps.values()),
                 "refresh_tokens": self.refresh_tokens,
                 "photos": {
-                    uid: {"etag": p.etag, "width": p.width, "height": p.height} for uid, p in self.photos.items()
+                    uid: {"etag": p.etag, "width": p.width, "height": p.height, "asset": p.asset}
+                    for uid, p in self.photos.items()
                 },
                 "port": self.port,
             }
@@ -249,7 +255,7 @@ def _asset_photo(name: str) -> Photo:
     data = resources.files("tui.emulator").joinpath("assets", name).read_bytes()
     with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
-    return Photo(data, f'"{hashlib.sha256(data).hexdigest()[:8].upper()}"', width, height)
+    return Photo(data, f'"{hashlib.sha256(data).hexdigest()[:8].upper()}"', width, height, name)
 
 
 def _seed_users(rng: random.Random) -> list[dict[str, Any]]:
@@ -308,7 +314,9 @@ def load_or_create(directory: Path, seed: int = 0) -> Tenant:
         )
         for uid, meta in state.get("photos", {}).items():
             file = directory / "photos" / f"{uid}.jpg"
-            if file.exists():
+            if meta.get("asset"):
+                tenant.photos[uid] = _asset_photo(meta["asset"])
+            elif file.exists():
                 tenant.photos[uid] = Photo(file.read_bytes(), meta["etag"], meta["width"], meta["height"])
         return tenant
     rng = random.Random(seed)
