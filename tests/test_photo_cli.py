@@ -229,3 +229,28 @@ def test_readme_script_updates_several_users_from_a_folder(emulator: Emulator, s
     assert "FAILED  nobody@nowhere.test (exit 4)" in run.stderr
     assert all(emu.photo_etag(upn) != etag for upn, etag in before.items())
     assert [b.upn for b in History().list()] == [emu.member_upn]  # the user who had no photo needed no backup
+
+
+def test_app_only_scripts_name_the_user_and_restore_by_id(emulator: Emulator, samples: Path) -> None:
+    emu = emulator
+    env = {
+        **emulator_env(emu),
+        "GRAPHPHOTO_CLIENT_ID": emu.app_client_id,
+        "GRAPHPHOTO_CLIENT_SECRET": emu.app_client_secret,
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "tui", *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+    own = run("get")
+    assert own.returncode == 2 and "--user" in one_line(own)
+    original = emu.photo(emu.member_upn)
+    changed = run("set", str(samples / "photos" / "hopper.webp"), "--user", emu.member_upn, "--json")
+    assert changed.returncode == 0, changed.stderr
+    backup_id = json.loads(changed.stdout)["backup_id"]
+    back = run("restore", backup_id[:-1], "--json")  # a unique prefix will do; the backup names the user
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["upn"] == emu.member_upn
+    assert changes(emu)[-1]["body_sha256"] == hashlib.sha256(original).hexdigest()
+    assert {e.operator for e in AuditLog().entries()} == {f"app {emu.app_client_id}"}

@@ -52,6 +52,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         report = json.dumps(prepared.as_dict(args.output)) if args.json else prepared.summary(args.output)
         print(report, file=out)
         return EXIT_OK
+    if args.command == "restore" and args.backup_id and not settings.user:
+        backup = History().get(args.backup_id)  # no --user: the backup says whose photo it is
+        if not backup.user_id:
+            raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
+        settings = settings.replace(user=backup.user_id)
     with _demo(settings) as settings:
         return asyncio.run(_online(args, settings, prepared))
 
@@ -208,10 +213,11 @@ async def _session(settings: Settings) -> AsyncIterator[Session]:
     auth = Authenticator(settings)
     operator = _operator(auth, settings)
     who = settings.user if settings.user and not _is_me(settings.user, operator) else None
-    if who is None and operator is not None and operator.kind == "app":
+    if who is None and (settings.app_only or (operator is not None and operator.kind == "app")):
         raise UsageError("an app-only sign-in has no photo of its own; pass --user UPN")
     if who is not None:
         await _ask_admin(auth)
+        operator = _operator(auth, settings)  # an app-only sign-in is in the cache only once it has a token
     async with GraphClient(settings, auth, on_retry=_on_retry, verify=verify_for(settings)) as graph:
         target = await resolve_target(graph, who, operator)
         if target.is_me and operator is not None and not operator.object_id:
@@ -239,7 +245,7 @@ async def _online(args: argparse.Namespace, settings: Settings, prepared: Prepar
             )
             return _report(args, result, line)
         if args.command == "restore":
-            return await _restore(args, settings, s)
+            return await _restore(args, s)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards this
 
 
@@ -296,29 +302,15 @@ def _confirm(args: argparse.Namespace, target: Target) -> None:
         raise UsageError("nothing removed")
 
 
-async def _restore(args: argparse.Namespace, settings: Settings, s: Session) -> int:
+async def _restore(args: argparse.Namespace, s: Session) -> int:
     history = s.service.history
     if args.backup_id:
-        backup = history.get(args.backup_id)
-        target = s.target
-        if not settings.user:  # no --user: the backup says whose photo it is
-            target = await _backup_target(backup, s, settings)
+        backup = history.get(args.backup_id)  # PhotoService refuses it if it belongs to someone else
     else:
-        target = s.target
-        backups = history.list(target.id) if target.id else []
+        backups = history.list(s.target.id) if s.target.id else []
         if not backups:
-            raise NotFoundError(f"no backups of {target.label}; see `graphphoto-tui history --all`")
+            raise NotFoundError(f"no backups of {s.target.label}; see `graphphoto-tui history --all`")
         backup = backups[0]
-    result = await s.service.restore(backup, target, progress=_progress())
+    result = await s.service.restore(backup, s.target, progress=_progress())
     replaced = f"the photo it replaced is backup {result.backup.id}" if result.backup else "there was no photo before"
-    return _report(args, result, f"restored backup {backup.id} to {target.label} ({replaced})")
-
-
-async def _backup_target(backup: Backup, s: Session, settings: Settings) -> Target:
-    """The backup's own user: /me if that is the signed-in user, else resolved (with the admin scopes checked)."""
-    if backup.user_id and backup.user_id == s.target.id:
-        return s.target
-    if not backup.user_id:
-        raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
-    await _ask_admin(s.auth)
-    return await resolve_target(s.graph, backup.user_id, s.operator)
+    return _report(args, result, f"restored backup {backup.id} to {s.target.label} ({replaced})")
