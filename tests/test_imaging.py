@@ -397,6 +397,24 @@ def test_broken_colour_profile_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert "ignored an unreadable colour profile" in prepared.notes
 
 
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+def test_avif_and_small_heif_files_open(fmt: str, tmp_path: Path) -> None:
+    from PIL import features
+
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("this Pillow build has no AVIF support")
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    path = tmp_path / f"photo.{fmt.lower()}"
+    quadrants(200, 100).save(path, fmt, quality=90)
+    prepared = prepare(path, size=64)
+    assert prepared.source.format == fmt and prepared.source.width == 200
+    assert decoded(prepared).getpixel((5, 5)) == pytest.approx((255, 0, 0), abs=40)  # red top-left, centred crop
+    assert to_cells_image(path.read_bytes(), 10, 5).size == (10, 5)
+
+
 def test_unreadable_paths_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"^missing.jpg: no such file$"):
         open_source(tmp_path / "missing.jpg")
@@ -483,8 +501,10 @@ def test_cells_image_fits_the_cell_box_keeping_aspect(samples: Path, tmp_path: P
     rotated = save_jpeg(quadrants(3000, 4000).transpose(Image.Transpose.ROTATE_90), tmp_path / "rot.jpg", 6)
     cells = to_cells_image(rotated.read_bytes(), 200, 60)
     assert cells.size == (90, 120) and cells.getpixel((5, 5))[0] > 200, "EXIF-oriented, red top-left"
-    transparent = to_cells_image(Image.new("RGBA", (100, 100), (0, 0, 0, 0)), 10, 5)
-    assert transparent.mode == "RGB" and transparent.getpixel((1, 1)) == (255, 255, 255)
+    for mode in ("RGBA", "LA", "PA"):
+        transparent = to_cells_image(Image.new(mode, (100, 100)), 10, 5)
+        assert transparent.mode == "RGB" and transparent.getpixel((1, 1)) == (255, 255, 255), mode
+    assert to_cells_image(Image.new("CMYK", (100, 50), (0, 255, 255, 0)), 10, 5).getpixel((5, 2))[0] > 240
     with pytest.raises(ImageError, match="cannot be shown"):
         to_cells_image(b"not an image", 80, 24)
 

@@ -69,6 +69,12 @@ def _register_heif() -> None:
             _heif_ready = True
 
 
+def _maybe_heif(head: bytes) -> None:
+    """Register the HEIF opener when the ISO-BMFF brand says HEIC/HEIF (AVIF stays with Pillow's own plugin)."""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        _register_heif()
+
+
 class _Sized(Protocol):
     width: int
     height: int
@@ -241,8 +247,7 @@ def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop
             head = fh.read(16)
     except OSError as exc:
         raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        _register_heif()
+    _maybe_heif(head)
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -506,6 +511,7 @@ def to_cells_image(
     else:
         try:
             raw = data_or_image if isinstance(data_or_image, bytes) else Path(data_or_image).read_bytes()
+            _maybe_heif(raw[:16])
             opened = Image.open(io.BytesIO(raw))
             orientation, _ = _orientation(opened)
             if opened.format == "JPEG":
@@ -519,12 +525,14 @@ def to_cells_image(
             raise ImageError(f"the picture cannot be shown ({_first_line(exc)})") from None
         if orientation in _TRANSPOSE:
             im = im.transpose(Image.Transpose(_TRANSPOSE[orientation]))
-    if im.mode in ("RGBA", "LA"):
+    if im.mode not in ("RGB", "RGBA"):
+        im = _to_basic_mode(im, "transparency" in im.info)
+        im = im.convert("RGBA" if im.mode in ("LA", "RGBA") else "RGB")
+    fit = min(box_w / im.width, box_h / im.height)
+    size = (max(1, round(im.width * fit)), max(1, round(im.height * fit)))
+    im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if im.mode == "RGBA":  # flatten after shrinking: cheaper, and resize() already weighs by alpha
         flat = Image.new("RGB", im.size, (255, 255, 255))
         flat.paste(im, mask=im.getchannel("A"))
         im = flat
-    elif im.mode != "RGB":
-        im = _to_basic_mode(im, "transparency" in im.info).convert("RGB")
-    fit = min(box_w / im.width, box_h / im.height)
-    size = (max(1, round(im.width * fit)), max(1, round(im.height * fit)))
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return im
