@@ -14,12 +14,12 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, NotFoundError, UsageError
-from tui.core.history import AuditLog, Backup, History
+from tui.core.history import AuditLog, History
 from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ ADMIN_HINT = (
 @dataclasses.dataclass
 class Session:
     graph: GraphClient
-    auth: Authenticator
     operator: Account | None
     target: Target
     service: PhotoService
@@ -66,18 +65,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:
     """Offline by design: backups are matched by UPN or object id, so no network (or sign-in) is needed."""
-    who: str | tuple[str, ...] | None = None if args.all else settings.user
-    if who is None and not args.all:
+    names = None if args.all or not settings.user else (settings.user,)
+    if names is None and not args.all:
         with _demo(settings) as signed_in:  # --demo: the demo sign-in is who "me" is
-            who = _my_names(signed_in)
-        if who is None and not args.json:
+            names = _my_names(signed_in)
+        if names is None and not args.json:
             print("nobody is signed in: showing every user's backups (pick one with --user)", file=sys.stderr)
-    backups = History().list() if who is None else _backups_of(who)
+    backups = [b for b in History().list() if names is None or any(b.matches(n) for n in names)]
     if args.json:
         _print_json([b.to_json() for b in backups])
         return EXIT_OK
     if not backups:
-        print("no backups yet" if who is None else f"no backups for {_name(who)}", file=sys.stderr)
+        print("no backups yet" if names is None else f"no backups for {names[-1]}", file=sys.stderr)
         return EXIT_OK
     for b in backups:
         size = f"{b.width}x{b.height}" if b.width and b.height else "?x?"
@@ -96,15 +95,6 @@ def _my_names(settings: Settings) -> tuple[str, ...] | None:
     if account is None or account.kind == "app":
         return None
     return tuple(n for n in (account.object_id, account.username) if n)
-
-
-def _backups_of(who: str | tuple[str, ...]) -> list[Backup]:
-    names = (who,) if isinstance(who, str) else who
-    return [b for b in History().list() if any(b.matches(n) for n in names)]
-
-
-def _name(who: str | tuple[str, ...]) -> str:
-    return who if isinstance(who, str) else who[-1]
 
 
 def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:
@@ -141,7 +131,7 @@ def _print_json(data: Any) -> None:
 
 
 @contextlib.contextmanager
-def _demo(settings: Settings) -> Any:
+def _demo(settings: Settings) -> Iterator[Settings]:
     """With --demo, run against the built-in emulator for the length of the command."""
     if not settings.demo:
         yield settings
@@ -223,7 +213,7 @@ async def _session(settings: Settings) -> AsyncIterator[Session]:
         if target.is_me and operator is not None and not operator.object_id:
             operator = dataclasses.replace(operator, object_id=target.id)  # env tokens: learn who we are
         service = PhotoService(graph, History(), AuditLog(), operator, settings.tenant)
-        yield Session(graph, auth, operator, target, service)
+        yield Session(graph, operator, target, service)
 
 
 async def _online(args: argparse.Namespace, settings: Settings, prepared: Prepared | None) -> int:
