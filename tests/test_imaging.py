@@ -297,7 +297,9 @@ def test_crop_text_and_bounds_are_checked(marked: Path) -> None:
 def test_transparent_corners_become_the_background(samples: Path) -> None:
     path = samples / "odd/avatar_transparent.png"
     for background, rgb in (("white", (255, 255, 255)), ("#003366", (0, 51, 102))):
-        out = decoded(prepare(path, size=200, background=background))
+        prepared = prepare(path, size=200, background=background)
+        assert f"filled transparent areas with {background}" in prepared.notes
+        out = decoded(prepared)
         for corner in ((2, 2), (197, 2), (2, 197), (197, 197)):
             assert out.getpixel(corner) == pytest.approx(rgb, abs=6)
         assert mean_diff(out.crop((80, 80, 120, 120)), Image.new("RGB", (40, 40), rgb)) > 30, "face kept"

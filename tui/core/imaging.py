@@ -41,8 +41,16 @@ MAX_PIXELS = 120_000_000  # covers 108 MP phone sensors; larger claims are treat
 MIN_QUALITY = 40  # below this, JPEG artefacts hurt more than a smaller picture
 FORMATS_HINT = "JPEG, PNG, HEIC, WebP, GIF, BMP, TIFF or AVIF"
 
-# EXIF orientation -> Image.Transpose value (the same table as ImageOps.exif_transpose), and how to describe it.
-_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
+# EXIF orientation -> Image.Transpose member (the table ImageOps.exif_transpose uses), and how to describe it.
+_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 _ORIENTATION_WORDS = {2: "mirrored", 3: "rotated", 4: "mirrored", 5: "rotated and mirrored", 6: "rotated"}
 _ORIENTATION_WORDS |= {7: "rotated and mirrored", 8: "rotated"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
@@ -259,7 +267,7 @@ def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop
     except Image.UnidentifiedImageError:
         raise _refuse(path, f"not an image this program can read ({FORMATS_HINT})") from None
     except Exception as exc:
-        raise _refuse(path, f"the image header is corrupt ({exc})") from None
+        raise _refuse(path, f"the image header is corrupt ({_first_line(exc)})") from None
 
     with im:
         fmt = im.format or "image"
@@ -289,15 +297,13 @@ def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop
                 im.draft("RGB" if im.mode == "RGB" else im.mode, (math.ceil(w * scale), math.ceil(h * scale)))
             im.load()
             work = _to_basic_mode(im, transparency)
-        except ImageError:
-            raise
         except Exception:  # decoders raise OSError, SyntaxError, ValueError, zlib.error, ...
             raise _refuse(path, "the image data is truncated or corrupt") from None
     factor = int(work.width / w / scale)  # what draft() left to do, for JPEG; all of it for other formats
     if factor >= 2:
         work = work.reduce(factor)
     if applied in _TRANSPOSE:
-        work = work.transpose(Image.Transpose(_TRANSPOSE[applied]))
+        work = work.transpose(Image.Transpose[_TRANSPOSE[applied]])
     work, colour_notes = _to_srgb(work, icc)
     notes += colour_notes
     if frames > 1:
@@ -468,7 +474,9 @@ def prepare(
     crop = crop or source.default_crop()
     picture = frame(source, crop, size=size, background=background)
     notes = list(source.notes)
-    if crop.size * 1.0 < size:
+    if source.image.mode == "RGBA":
+        notes.append(f"filled transparent areas with {background}")
+    if crop.size < size:
         notes.append(f"enlarged from {crop.size} px")
     q, side = quality, size
     data = _encode(picture, q)
@@ -524,7 +532,7 @@ def to_cells_image(
         except Exception as exc:  # a corrupt photo from Graph or disk must not take the screen down
             raise ImageError(f"the picture cannot be shown ({_first_line(exc)})") from None
         if orientation in _TRANSPOSE:
-            im = im.transpose(Image.Transpose(_TRANSPOSE[orientation]))
+            im = im.transpose(Image.Transpose[_TRANSPOSE[orientation]])
     if im.mode not in ("RGB", "RGBA"):
         im = _to_basic_mode(im, "transparency" in im.info)
         im = im.convert("RGBA" if im.mode in ("LA", "RGBA") else "RGB")
