@@ -27,6 +27,7 @@ from tui.core.auth import (
     NotConfigured,
     WrongTenantOrApp,
     auth_error,
+    full_scopes,
     install_sighup_save,
 )
 from tui.core.config import Settings, load_settings
@@ -268,6 +269,34 @@ def test_untrusted_certificate_and_unreachable_service(emu: Emulator) -> None:
     down = settings_for(emu, authority="https://127.0.0.1:9/tenant")
     with pytest.raises(AuthError, match=r"cannot reach the sign-in service 127\.0\.0\.1:9"):
         Authenticator(down).start_device_code(OWN_SCOPES)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "authority", "scope"),
+    [
+        ("global", "https://login.microsoftonline.com/contoso.com", "https://graph.microsoft.com/User.ReadWrite"),
+        ("usgov", "https://login.microsoftonline.us/contoso.com", "https://graph.microsoft.us/User.ReadWrite"),
+        ("usgov-dod", "https://login.microsoftonline.us/contoso.com", "https://dod-graph.microsoft.us/User.ReadWrite"),
+        (
+            "china",
+            "https://login.chinacloudapi.cn/contoso.com",
+            "https://microsoftgraph.chinacloudapi.cn/User.ReadWrite",
+        ),
+    ],
+)
+def test_cloud_switches_authority_and_scope_host_together(cloud: str, authority: str, scope: str) -> None:
+    settings = load_settings({"cloud": cloud, "tenant": "contoso.com"}, env={})
+    assert settings.authority_url == authority
+    assert full_scopes(settings, ["User.ReadWrite", "openid"]) == [scope, "openid"]
+
+
+def test_missing_ca_bundle_is_one_line(tmp_path: Path) -> None:
+    from tui.core.errors import ConfigError
+    from tui.core.net import verify_for
+
+    with pytest.raises(ConfigError, match=r"ca-bundle .* cannot be loaded") as info:
+        verify_for(load_settings({"ca_bundle": str(tmp_path / "missing.pem")}, env={}))
+    assert "\n" not in str(info.value) and "--ca-bundle" in str(info.value)
 
 
 def test_no_client_id_explains_registration_in_two_lines() -> None:

@@ -102,6 +102,12 @@ def login_command(settings: Settings, extra: str = "") -> str:
     return " ".join(filter(None, ("graphphoto-tui", "--demo" if settings.demo else "", "login", extra)))
 
 
+def full_scopes(settings: Settings, scopes: Sequence[str]) -> list[str]:
+    """Scopes written with the cloud's own Graph host (``--cloud``, or the emulator's), as Entra expects them."""
+    host = settings.scope_host
+    return [s if "://" in s or s in _OIDC else f"{host}/{s}" for s in dict.fromkeys(scopes)]
+
+
 def short_scope(scope: str) -> str:
     """``https://graph.microsoft.com/User.Read`` -> ``User.Read``: servers answer in either form."""
     return scope.rsplit("/", 1)[-1] if "://" in scope else scope
@@ -420,9 +426,7 @@ class Authenticator:
             return self._confidential
 
     def _full(self, scopes: Sequence[str]) -> list[str]:
-        """Scopes written with the cloud's Graph host, as Entra (and the emulator) expect them."""
-        host = self.settings.scope_host
-        return [s if "://" in s or s in _OIDC else f"{host}/{s}" for s in dict.fromkeys(scopes)]
+        return full_scopes(self.settings, scopes)
 
     # --- public API -----------------------------------------------------------------------------------
 

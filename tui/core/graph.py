@@ -471,13 +471,14 @@ class GraphClient:
                 int(value) if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()) else None
             )
 
+        etag = data.get("@odata.mediaEtag")
         meta = PhotoMeta(
-            etag=data.get("@odata.mediaEtag") or None,
+            etag=str(etag) if etag else None,
             width=number("width"),
             height=number("height"),
             content_type=data.get("@odata.mediaContentType"),
         )
-        if not meta.etag or meta.content_type == "image/gif" or (meta.width, meta.height) == (1, 1):
+        if etag == "" or meta.content_type == "image/gif" or (meta.width, meta.height) == (1, 1):
             return PhotoStatus("none", meta)
         return PhotoStatus("photo", meta)
 
