@@ -129,7 +129,8 @@ async def test_cancelled_upload_is_audited_and_keeps_the_backup(emu: Emulator, s
             await task
     assert emu.photo(emu.admin_upn) == before
     (entry,) = audit.entries()
-    assert (entry.action, entry.result) == ("replace", "cancelled")
+    assert (entry.action, entry.result, entry.error) == ("replace", "cancelled", None)
+    assert 0 < entry.bytes_sent < len(big)  # what had gone out when it stopped
     (backup,) = history.list()
     assert entry.backup_id == backup.id and history.read(backup) == before
 

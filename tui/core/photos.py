@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from tui.core.graph import GraphClient, Profile, ProgressCallback
 
 
+LATE_CANCEL = "cancelled after the whole photo was sent; Graph may still apply it"
+
+
 @dataclass(frozen=True)
 class Target:
     """Whose photo: ``id`` is the object id (for records); ``is_me`` makes Graph calls go to ``/me``."""
@@ -146,6 +149,13 @@ class PhotoService:
     ) -> ChangeResult:
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         backup: Backup | None = None
+        sent = 0
+
+        def track(done: int, total: int) -> None:
+            nonlocal sent
+            sent = done
+            if progress is not None:
+                progress(done, total)
 
         def record(result: str, **extra: object) -> None:
             try:
@@ -157,7 +167,7 @@ class PhotoService:
                     action=action,
                     result=result,
                     backup_id=backup.id if backup else None,
-                    bytes_sent=len(data) if data is not None and result == "ok" else 0,
+                    bytes_sent=len(data) if data is not None and result == "ok" else sent,
                     sha256=sha,
                     **extra,
                 )
@@ -174,9 +184,10 @@ class PhotoService:
             if data is None:
                 await self.graph.delete_photo(target.graph_id)
             else:
-                await self.graph.upload_photo(data, target.graph_id, progress=progress)
+                await self.graph.upload_photo(data, target.graph_id, progress=track)
         except asyncio.CancelledError:
-            record("cancelled")
+            late = data is not None and sent == len(data)  # the request was complete: the server may still act on it
+            record("cancelled", error=LATE_CANCEL if late else None)
             raise
         except GraphPhotoError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
