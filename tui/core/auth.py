@@ -310,10 +310,10 @@ class Authenticator:
         scope = result.get("scope")
         granted = {short_scope(s) for s in (scope.split() if isinstance(scope, str) else requested)} - _OIDC
         granted |= set(_token_scopes(claims(token)))
-        if home_account_id:
-            self._granted[home_account_id] = sorted(self._granted_for(home_account_id) | granted)
-            if self._cache is not None:
-                self._cache.has_state_changed = True
+        known = self._granted_for(home_account_id) if home_account_id else granted
+        if home_account_id and not granted <= known:
+            self._granted[home_account_id] = sorted(known | granted)
+            self.cache.has_state_changed = True
         expires = time.time() + float(result.get("expires_in") or 300)
         self._memo[frozenset(granted or {short_scope(s) for s in requested})] = (token, expires)
         self.save()
