@@ -146,9 +146,10 @@ def _demo(settings: Settings) -> Iterator[Settings]:
 
 
 def _is_me(who: str, account: Account | None) -> bool:
+    """``--user`` naming oneself needs no admin permission, and goes to /me."""
     if account is None or account.kind == "app":
         return False
-    return who.casefold() in {(account.username or "").casefold(), (account.object_id or "").casefold()}
+    return who.casefold() in {"me", (account.username or "").casefold(), (account.object_id or "").casefold()}
 
 
 def _stderr_tty() -> bool:
