@@ -148,5 +148,8 @@ def _whoami(args: argparse.Namespace, settings: Settings, auth: Authenticator) -
 async def _display_name(settings: Settings, auth: Authenticator) -> str | None:
     from tui.core.graph import GraphClient
 
-    async with GraphClient(settings, auth) as graph:
+    def on_retry(seconds: float, why: str) -> None:
+        _say(f"Graph is {'throttling' if why == 'throttled' else 'busy'}: retrying in {seconds:.0f} s")
+
+    async with GraphClient(settings, auth, on_retry=on_retry) as graph:
         return (await graph.get_profile()).display_name

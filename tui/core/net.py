@@ -145,7 +145,10 @@ def sync_client(settings: Settings, *, timeout: float = 30.0) -> httpx.Client:
                 data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
             return super().post(url, data=data, **kwargs)
 
+    from tui import __version__
+
     return MsalClient(
+        headers={"User-Agent": f"graphphoto-tui/{__version__}"},
         verify=verify_for(settings),
         timeout=httpx.Timeout(timeout, connect=10.0),
         event_hooks=event_hooks(settings, is_async=False),
