@@ -134,7 +134,24 @@ def test_bad_specs_are_one_line_usage_errors(spec: str, problem: str) -> None:
 
 
 def test_spec_parses_options() -> None:
-    seed, faults, propagation = parse("seed=3, 429=0.25:retry=2:method=put, slow=0.1:delay=1.5, propagation=30")
-    assert seed == 3 and propagation == 30
-    assert (faults[0].kind, faults[0].probability, faults[0].retry_after, faults[0].method) == ("429", 0.25, 2, "put")
-    assert faults[1].delay == 1.5
+    spec = parse("seed=3, 429=0.25:retry=2:method=put, slow=0.1:delay=1.5, propagation=30, concurrency=4")
+    assert (spec.seed, spec.propagation, spec.concurrency) == (3, 30, 4)
+    first = spec.faults[0]
+    assert (first.kind, first.probability, first.retry_after, first.method) == ("429", 0.25, 2, "put")
+    assert spec.faults[1].delay == 1.5
+
+
+def test_more_than_the_mailbox_concurrency_is_throttled(emulator: Emulator, graph: httpx.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator.set_faults("concurrency=2")
+    emulator.add_fault("slow", path="/me/photo", count=2, delay=0.6)
+    with ThreadPoolExecutor(3) as pool:
+        slow = [pool.submit(graph.get, "/me/photo") for _ in range(2)]
+        while emulator.faults.in_flight() < 2 and not all(f.done() for f in slow):
+            time.sleep(0.01)  # until both slow requests hold their slots
+        third = pool.submit(graph.get, "/me/photo").result()
+        assert [f.result().status_code for f in slow] == [200, 200]
+    assert third.status_code == 429 and third.json()["error"]["code"] == "ApplicationThrottled"
+    assert third.headers["retry-after"] == "1"
+    assert graph.get("/me/photo").status_code == 200

@@ -328,3 +328,34 @@ def test_state_survives_a_restart(emulator: Emulator, graph: httpx.Client) -> No
         with httpx.Client(verify=again.ssl_context()) as client:
             resp = client.get(f"{again.graph_url}/v1.0/me/photo", headers=bearer(again.issue_token(again.member_upn)))
             assert resp.json()["@odata.mediaEtag"] == etag
+
+
+def test_tenant_policy_can_turn_photo_changes_off(emulator: Emulator, graph: httpx.Client) -> None:
+    emulator.set_photo_updates_allowed(False)
+    token = emulator.issue_token(emulator.member_upn, ("User.ReadWrite",))
+    resp = _put(graph, token, None)
+    assert resp.status_code == 403 and "photoUpdateSettings" in error_of(resp)["message"]
+    assert graph.delete("/me/photo/$value", headers=bearer(token)).status_code == 403
+    assert graph.get("/me/photo/$value", headers=bearer(token)).status_code == 200
+    emulator.set_photo_updates_allowed(True)
+    assert _put(graph, token, None).status_code == 200
+
+
+def test_documented_no_photo_form(emulator: Emulator, graph: httpx.Client) -> None:
+    emulator.set_no_photo_form("1x1")
+    headers = bearer(emulator.issue_token(emulator.nophoto_upn, ("User.Read",)))
+    meta = graph.get("/me/photo", headers=headers)
+    assert meta.status_code == 200
+    assert (meta.json()["width"], meta.json()["@odata.mediaContentType"], meta.json()["@odata.mediaEtag"]) == (
+        1,
+        "image/gif",
+        "",
+    )
+    assert graph.get("/me/photo/$value", headers=headers).status_code == 404
+
+
+def test_decompression_bomb_is_refused_quickly(emulator: Emulator, graph: httpx.Client, samples: Path) -> None:
+    token = emulator.issue_token(emulator.member_upn, ("User.ReadWrite",))
+    bomb = (samples / "bad" / "decompression_bomb.gif").read_bytes()
+    resp = graph.put("/me/photo/$value", content=bomb, headers={**bearer(token), "Content-Type": "image/gif"})
+    assert resp.status_code == 500 and error_of(resp)["code"] == "ErrorInternalServerError"

@@ -16,6 +16,8 @@ from tui.emulator import crypto, identity, tenant
 from tui.emulator.faults import Fault, Faults
 from tui.emulator.tenant import ADMIN_ROLES, Photo, encode_photo, new_etag
 
+LOG_ROTATE_BYTES = 10 * 1024 * 1024
+
 
 class Emulator:
     """A local Microsoft 365 (identity + Graph v1.0) on ``https://127.0.0.1:<port>``; see the module docs.
@@ -329,6 +331,20 @@ class Emulator:
                 photo = Photo(data, new_etag(), img.width, img.height)
         self.tenant.store_photo(uid, photo)
 
+    def set_photo_updates_allowed(self, allowed: bool) -> None:
+        """The tenant's photoUpdateSettings: when off, every photo change is refused with 403."""
+        with self.tenant.lock:
+            self.tenant.policy["photo_updates"] = allowed
+            self.tenant.save()
+
+    def set_no_photo_form(self, form: str) -> None:
+        """How ``GET .../photo`` says "no photo": ``"404"`` (ImageNotFound) or ``"1x1"`` (200, 1x1 image/gif)."""
+        if form not in {"404", "1x1"}:
+            raise ValueError("form must be '404' or '1x1'")
+        with self.tenant.lock:
+            self.tenant.policy["no_photo_form"] = form
+            self.tenant.save()
+
     def photo(self, upn_or_id: str) -> bytes | None:
         """The stored photo (what GET serves once any propagation delay is over)."""
         found = self.tenant.photos.get(self.tenant.require(upn_or_id)["id"])
@@ -366,10 +382,14 @@ class Emulator:
         self.faults.propagation = seconds
 
     def log_request(self, record: dict[str, Any]) -> None:
+        """Keep the record in memory and append it to ``requests.jsonl`` (rotated to ``.1`` past 10 MB)."""
         line = json.dumps(record, ensure_ascii=False)
+        path = self.state_dir / "requests.jsonl"
         with self._log_lock:
             self._log.append(record)
-            with open(self.state_dir / "requests.jsonl", "a", encoding="utf-8") as fh:
+            if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
+                path.replace(path.with_suffix(".jsonl.1"))
+            with open(path, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
 
     def request_log(self) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ A spec string is a comma-separated list: ``seed=N`` and ``KIND=PROBABILITY[:opti
 Kinds: ``429`` and ``503`` (with ``Retry-After``, option ``retry`` seconds, default 1), ``500``, ``html`` (a 502
 whose body is an HTML page, not JSON), ``reset`` (connection reset after the request, before any response),
 ``reset_mid`` (reset after the headers and part of the body), ``reset_upload`` (reset while the client is still
-sending its body), ``slow`` (answer after ``delay`` seconds, default 2). ``propagation=S`` is not a probability: after
-each photo change, GET keeps serving the previous photo for S seconds.
+sending its body), ``slow`` (answer after ``delay`` seconds, default 2). Two items are not probabilities:
+``propagation=S`` (after each photo change, GET keeps serving the previous photo for S seconds) and
+``concurrency=N`` (more than N requests in flight for one mailbox get 429 ``ApplicationThrottled``; Exchange allows
+about 4).
 
 Options for every kind: ``path`` (substring of the request path), ``method``. Without ``path`` a fault applies to
 Graph requests (``/v1.0/...``) only, never to sign-in. One random draw per Graph request picks at most one fault, so
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from tui.core.errors import UsageError
 
@@ -50,23 +54,32 @@ def _number(text: str, what: str) -> float:
     return value
 
 
-def parse(spec: str) -> tuple[int, list[Fault], float]:
-    """Parse a spec into ``(seed, faults, propagation seconds)``; raise UsageError with the bad part named."""
-    seed, faults, propagation = 0, [], 0.0
+@dataclass
+class Spec:
+    seed: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    propagation: float = 0.0
+    concurrency: int = 0  # 0: no limit
+
+
+def parse(spec: str) -> Spec:
+    """Parse a spec string; raise UsageError with the bad part named."""
+    out = Spec()
     for item in filter(None, (part.strip() for part in spec.split(","))):
         head, *options = item.split(":")
         name, sep, value = head.partition("=")
         name = name.strip().lower().replace("-", "_")
         if not sep:
             raise UsageError(f"invalid fault spec item {item!r}: expected KIND=PROBABILITY (e.g. 429=0.2)")
-        if name == "seed":
-            seed = int(_number(value, "seed"))
+        if name in {"seed", "concurrency"}:
+            setattr(out, name, int(_number(value, name)))
             continue
         if name == "propagation":
-            propagation = _number(value, "propagation")
+            out.propagation = _number(value, name)
             continue
         if name not in KINDS:
-            raise UsageError(f"invalid fault spec: unknown kind {name!r}; known: seed, propagation, {', '.join(KINDS)}")
+            known = ", ".join(("seed", "propagation", "concurrency", *KINDS))
+            raise UsageError(f"invalid fault spec: unknown kind {name!r}; known: {known}")
         fault = Fault(name, _number(value, name))
         if fault.probability > 1:
             raise UsageError(f"invalid fault spec: probability for {name} must be between 0 and 1")
@@ -79,8 +92,8 @@ def parse(spec: str) -> tuple[int, list[Fault], float]:
                 fault = replace(fault, **{key: val.strip()})
             else:
                 raise UsageError(f"invalid fault spec: unknown option {key!r} in {item!r}")
-        faults.append(fault)
-    return seed, faults, propagation
+        out.faults.append(fault)
+    return out
 
 
 class Faults:
@@ -91,14 +104,16 @@ class Faults:
         self.set(spec or "", default_seed=seed)
 
     def set(self, spec: str, *, default_seed: int | None = None) -> None:
-        seed, faults, propagation = parse(spec)
+        parsed = parse(spec)
         if "seed=" not in spec.replace(" ", "") and default_seed is not None:
-            seed = default_seed
+            parsed.seed = default_seed
         with self._lock:
-            self._rng = random.Random(seed)
-            self._random = faults
+            self._rng = random.Random(parsed.seed)
+            self._random = parsed.faults
             self._targeted: list[list] = []  # [fault, remaining count]
-            self.propagation = propagation
+            self.propagation = parsed.propagation
+            self.concurrency = parsed.concurrency
+            self._in_flight: dict[str, int] = {}
 
     def clear(self) -> None:
         self.set("", default_seed=0)
@@ -122,3 +137,23 @@ class Faults:
                 if draw < total:
                     return fault
             return None
+
+    @contextmanager
+    def mailbox_slot(self, mailbox: str) -> Iterator[bool]:
+        """Count a request in flight for ``mailbox``; yields False when it is over the concurrency limit."""
+        with self._lock:
+            busy = self._in_flight.get(mailbox, 0)
+            admitted = not self.concurrency or busy < self.concurrency
+            if admitted:
+                self._in_flight[mailbox] = busy + 1
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self._lock:
+                    self._in_flight[mailbox] -= 1
+
+    def in_flight(self) -> int:
+        """Requests holding a mailbox slot right now (counted only while a concurrency limit is set)."""
+        with self._lock:
+            return sum(self._in_flight.values())

@@ -57,6 +57,7 @@ ALL_PROPERTIES = {p.lower(): p for p in (*DEFAULT_PROPERTIES, *EXTRA_PROPERTIES)
 DENIED = "Access is denied. Check credentials and try again."
 INSUFFICIENT = "Insufficient privileges to complete the operation."
 PHOTO_CACHE_CONTROL = "max-age=21600, private"
+_ONE_BY_ONE = {"@odata.mediaContentType": "image/gif", "@odata.mediaEtag": "", "id": "1X1", "width": 1, "height": 1}
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,10 @@ def photo_endpoint(emu: Emulator, req: Request, caller: Caller, user: dict[str, 
         )
     photo = emu.tenant.visible_photo(user["id"])
     method = req.method
+    if method != "GET" and not emu.tenant.policy["photo_updates"]:
+        return graph_error(
+            req, 403, "ErrorAccessDenied", "Photo changes are turned off for this organization (photoUpdateSettings)."
+        )
     if rest == ["photo", "$value"]:
         if method in {"PUT", "PATCH"}:
             return _upload(emu, req, user)
@@ -348,11 +353,11 @@ def photo_endpoint(emu: Emulator, req: Request, caller: Caller, user: dict[str, 
             return Response(200, b"", None)
         return _photo_bytes(photo.data, photo.etag)
     if rest == ["photo"]:
-        return (
-            _no_photo(req)
-            if photo is None
-            else json_response(200, _photo_meta(emu, user, photo), content_type=ODATA_JSON)
-        )
+        if photo is None and emu.tenant.policy["no_photo_form"] == "1x1":  # the documented "no photo" form
+            return json_response(200, _ONE_BY_ONE, content_type=ODATA_JSON)
+        if photo is None:
+            return _no_photo(req)
+        return json_response(200, _photo_meta(emu, user, photo), content_type=ODATA_JSON)
     if rest == ["photos"]:
         value = [] if photo is None else [_photo_meta(emu, user, photo, s) for s in _sizes(photo)]
         for item in value:

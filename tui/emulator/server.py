@@ -78,6 +78,9 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     _logged = False
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:  # the emulator keeps its own JSON log
         pass
 
@@ -175,6 +178,7 @@ class Handler(BaseHTTPRequestHandler):
         }
         try:
             if fault is not None and fault.kind == "reset_upload":
+                self.rfile.read(min(int(self.headers.get("Content-Length") or 0) // 2, 64 * 1024))  # part of it
                 self._reset()
             body = self._read_body()
             if body is None:
@@ -195,25 +199,36 @@ class Handler(BaseHTTPRequestHandler):
             self._log(record)
 
     def _respond(self, req: Request, fault: Fault | None) -> Response:
-        emu = self.server.emu
-        if fault is not None:
-            if fault.kind == "slow":
-                time.sleep(fault.delay)
-            elif fault.kind == "reset":
-                self._reset()
-            elif fault.kind in {"429", "503"}:
-                code, message = (
-                    ("TooManyRequests", "Too many requests, retry after the indicated time.")
-                    if fault.kind == "429"
-                    else ("serviceNotAvailable", "The service is temporarily unavailable. Retry later.")
-                )
-                retry = f"{fault.retry_after:g}"
-                return graph_error(req, int(fault.kind), code, message, {"Retry-After": retry})
-            elif fault.kind == "500":
-                return graph_error(req, 500, "ErrorStoreInternalServerError", "An internal server error occurred.")
-            elif fault.kind == "html":
-                return html_page(502, "502 - Web server received an invalid response", "<p>Bad gateway.</p>")
-        return route(emu, req)
+        """Apply the picked fault (if any), inside the mailbox's concurrency slot when a limit is set."""
+        emu, segs = self.server.emu, req.segments
+        if not (emu.faults.concurrency and len(segs) > 1 and segs[0] == "v1.0"):
+            return self._faulted(req, fault)
+        mailbox = segs[2].lower() if segs[1] == "users" and len(segs) > 2 else req.headers.get("Authorization", "")
+        with emu.faults.mailbox_slot(hashlib.sha256(mailbox.encode()).hexdigest()) as admitted:
+            if admitted:
+                return self._faulted(req, fault)
+        return graph_error(
+            req, 429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", {"Retry-After": "1"}
+        )
+
+    def _faulted(self, req: Request, fault: Fault | None) -> Response:
+        kind = fault.kind if fault else None
+        if fault is not None and kind == "slow":
+            time.sleep(fault.delay)
+        elif kind == "reset":
+            self._reset()
+        elif fault is not None and kind in {"429", "503"}:
+            code, message = (
+                ("TooManyRequests", "Too many requests, retry after the indicated time.")
+                if kind == "429"
+                else ("serviceNotAvailable", "The service is temporarily unavailable. Retry later.")
+            )
+            return graph_error(req, int(kind), code, message, {"Retry-After": f"{fault.retry_after:g}"})
+        elif kind == "500":
+            return graph_error(req, 500, "ErrorStoreInternalServerError", "An internal server error occurred.")
+        elif kind == "html":
+            return html_page(502, "502 - Web server received an invalid response", "<p>Bad gateway.</p>")
+        return route(self.server.emu, req)
 
 
 def route(emu: Emulator, req: Request) -> Response:

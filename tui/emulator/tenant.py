@@ -26,6 +26,7 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 PHOTO_SIZES = (48, 64, 96, 120, 240, 360, 432, 504, 648)
 MAX_PHOTO_BYTES = 4 * 1024 * 1024
 MIN_PHOTO_SIDE = 48
+MAX_DECODE_PIXELS = 50_000_000
 
 #: Directory role name -> role template id (what Entra puts in the ``wids`` claim).
 ADMIN_ROLES = {
@@ -139,6 +140,7 @@ class Tenant:
     pending: dict[str, tuple[Photo | None, float]] = field(default_factory=dict)  # id -> (old photo, visible at)
     lock: threading.RLock = field(default_factory=threading.RLock)
     port: int | None = None
+    policy: dict[str, Any] = field(default_factory=lambda: {"photo_updates": True, "no_photo_form": "404"})
 
     # --- lookups -------------------------------------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class Tenant:
                     for uid, p in self.photos.items()
                 },
                 "port": self.port,
+                "policy": self.policy,
             }
             _atomic_write(self.directory / "tenant.json", json.dumps(state, indent=1, ensure_ascii=False).encode())
 
@@ -225,6 +228,8 @@ def encode_photo(data: bytes) -> Photo:
 
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_DECODE_PIXELS:  # a tiny file claiming huge dimensions
+                raise ValueError("too many pixels")
             img.load()
             img = ImageOps.exif_transpose(img).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
@@ -312,6 +317,7 @@ def load_or_create(directory: Path, seed: int = 0) -> Tenant:
             state.get("refresh_tokens", {}),
             port=state.get("port"),
         )
+        tenant.policy.update(state.get("policy", {}))
         for uid, meta in state.get("photos", {}).items():
             file = directory / "photos" / f"{uid}.jpg"
             if meta.get("asset"):
