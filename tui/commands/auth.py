@@ -149,7 +149,8 @@ async def _display_name(settings: Settings, auth: Authenticator) -> str | None:
     from tui.core.graph import GraphClient
 
     def on_retry(seconds: float, why: str) -> None:
-        _say(f"Graph is {'throttling' if why == 'throttled' else 'busy'}: retrying in {seconds:.0f} s")
+        what = {"throttled": "Graph is throttling", "network": "the connection dropped"}.get(why, "Graph is busy")
+        _say(f"{what}: retrying in {seconds:.0f} s")
 
     async with GraphClient(settings, auth, on_retry=on_retry) as graph:
         return (await graph.get_profile()).display_name
