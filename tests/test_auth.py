@@ -360,3 +360,21 @@ def test_sighup_saves_the_cache_before_the_process_goes(emu: Emulator, monkeypat
         signal.signal(signal.SIGHUP, previous)
     assert seen == [signal.SIGHUP]  # the previous handler still runs
     assert json.loads(auth.cache_path.read_text())["AccessToken"] == {}
+
+
+def test_declined_in_the_browser_says_so(emu: Emulator) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    auth = Authenticator(settings_for(emu))
+    state = parse_qs(urlsplit(auth.start_paste_back(OWN_SCOPES)).query)["state"][0]
+    with pytest.raises(AuthError, match="declined or cancelled in the browser"):
+        auth.finish_paste_back(f"http://localhost/?error=access_denied&error_description=User+cancelled&state={state}")
+
+
+def test_unreadable_cache_is_kept_aside_not_overwritten(emu: Emulator) -> None:
+    auth = Authenticator(settings_for(emu))
+    auth.cache_path.write_text("{not json")
+    assert auth.account() is None
+    assert auth.cache_path.with_suffix(".unreadable").read_text() == "{not json"
+    account = device_sign_in(emu, auth, emu.member_upn)
+    assert Authenticator(settings_for(emu)).account() == account
