@@ -110,3 +110,14 @@ async def test_syncer_runs_one_sync_per_user_at_a_time(emu: Emulator, graph: Gra
     assert not syncer.running()
     profile_reads = [r for r in emu.request_log() if r["method"] == "GET" and r["path"].split("?")[0].endswith("/me")]
     assert len(profile_reads) == 2  # three requests for a sync, two syncs actually run
+
+
+async def test_a_failed_sync_does_not_wedge_the_syncer(emu: Emulator, graph: GraphClient) -> None:
+    syncer = Syncer(graph, Store(), ACCOUNT)
+    emu.set_faults("500=1.0")
+    with pytest.raises(GraphError):
+        await syncer.sync()
+    assert not syncer.running()
+    emu.clear_faults()
+    snapshot = await syncer.sync()
+    assert snapshot.profile.user_principal_name == emu.admin_upn

@@ -74,7 +74,15 @@ class Syncer:
 
         task = asyncio.get_running_loop().create_task(run(), name=f"sync {key}")
         self._running[key] = (task, force_photo)
+        task.add_done_callback(lambda done: self._finished(key, done))
         return task
+
+    def _finished(self, key: str, task: asyncio.Task[Snapshot]) -> None:
+        """Forget a finished sync (it holds photo bytes); its error belongs to whoever awaited it, if anyone."""
+        if self._running.get(key, (None, False))[0] is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # marks it retrieved: no "exception was never retrieved" noise for abandoned waits
 
     async def sync(self, user_id: str | None = None, *, force_photo: bool = False) -> Snapshot:
         """Await a sync; cancelling this waiter leaves the shared sync running for the others."""
