@@ -101,6 +101,39 @@ async def home_small(app: Any, pilot: Any, emu: Any) -> None:
     await home(app, pilot, emu)
 
 
+# --- Update Photo (UI engineer B) ---------------------------------------------------------------------
+
+
+async def _update_with_preview(app: Any, pilot: Any, sample: str = "iphone_13_pro_max.heic") -> Any:
+    """Home -> ``u`` -> the tree at the sample photos -> arrows to ``sample`` -> Enter -> the preview is ready."""
+    await home(app, pilot, None)
+    await pilot.press("u")
+    await until(pilot, lambda: type(app.screen).__name__ == "UpdateScreen")
+    screen = app.screen
+    screen.query_one("#picker").go_to(ROOT.parent / "shared" / "samples" / "photos")
+    tree = screen.query_one("#image-tree")
+    await until(pilot, lambda: sample in [str(n.label) for n in tree.root.children])
+    tree.focus()
+    await pilot.press(*["down"] * [str(n.label) for n in tree.root.children].index(sample), "enter")
+    await until(pilot, lambda: screen.prepared is not None)
+    return screen
+
+
+@shot("update-preview", size=(100, 30))
+async def update_preview(app: Any, pilot: Any, emu: Any) -> None:
+    await _update_with_preview(app, pilot)
+
+
+@shot("update-progress", size=(100, 30))
+async def update_progress(app: Any, pilot: Any, emu: Any) -> None:
+    """Staged at 45% through the panel's own API: a loopback upload finishes too fast to catch mid-way."""
+    screen = await _update_with_preview(app, pilot)
+    total = len(screen.prepared.data)
+    screen._lock_form(True)
+    screen.upload_panel.start(total)
+    screen.upload_panel.advance(total * 45 // 100, total)
+
+
 async def take(item: Shot) -> Path:
     with tempfile.TemporaryDirectory(prefix="graphphoto-shots-") as tmp:
         os.environ["GRAPHPHOTO_HOME"] = tmp

@@ -193,4 +193,5 @@ async def test_thousands_of_files_load_fast(tmp_path: Path) -> None:
         await pilot.press("end", "home", "pagedown")
         keys = time.perf_counter() - started
     print(f"5000 files: listed {expected} in {elapsed:.2f}s; keys in {keys:.2f}s")
-    assert elapsed < 3.0 and keys < 1.0
+    # about 0.4 s and 0.5 s on an idle 2-core machine; the bounds leave room for a busy CI runner
+    assert elapsed < 5.0 and keys < 3.0

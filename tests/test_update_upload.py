@@ -166,6 +166,7 @@ async def test_escape_during_upload_asks_and_cancel_leaves_the_photo_intact(
         emu.add_fault(kind="slow", path="/photo/$value", method="GET", count=1, delay=1.5)  # the backup download
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.uploading)
+        assert screen.active_bindings["escape"].binding.description == "Cancel upload"  # what the footer says
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

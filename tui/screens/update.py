@@ -72,7 +72,8 @@ class UpdateScreen(AppScreen):
         Binding("ctrl+s", "submit", "Submit", tooltip="Upload the previewed photo (the current one is backed up)"),
         Binding("ctrl+r", "retry", "Retry", tooltip="Try the failed upload again with the same choices"),
         Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)"),
-        Binding("escape", "leave", "Back", tooltip="Back to the profile; during an upload, asks before cancelling"),
+        Binding("escape", "leave", "Back", tooltip="Back to the profile without changing anything"),
+        Binding("escape", "cancel_upload", "Cancel upload", tooltip="Asks first; the current photo is backed up"),
     ]
 
     def __init__(self, target: Target, current_photo: bytes | None, *, start: Path | None = None) -> None:
@@ -134,6 +135,8 @@ class UpdateScreen(AppScreen):
             return (self.prepared is not None and not self.uploading) or None
         if action == "retry":
             return self.failed and not self.uploading and self.prepared is not None
+        if action in {"leave", "cancel_upload"}:  # one Escape key, named for what it does right now
+            return self.uploading == (action == "cancel_upload")
         return True
 
     # --- choosing and previewing -------------------------------------------------------------------------
@@ -247,10 +250,9 @@ class UpdateScreen(AppScreen):
     # --- leaving -----------------------------------------------------------------------------------------
 
     def action_leave(self) -> None:
-        if not self.uploading:
-            self.dismiss(None)
-            return
+        self.dismiss(None)
 
+    def action_cancel_upload(self) -> None:
         def answered(cancel: bool | None) -> None:
             if cancel and self.uploading:
                 self.workers.cancel_group(self, "upload")
