@@ -409,33 +409,59 @@ def photo_widget(bench: Bench) -> list[str]:
     for label, data in sources.items():
         decoded = in_process_ms(lambda d=data: decode(d), bench.runs)
         image = decode(data)
-        small, large = (in_process_ms(lambda c=c: photo_strips(image, *c), bench.runs) for c in ((80, 24), (200, 60)))
+        small, large = (
+            in_process_ms(lambda c=c, i=image: photo_strips(i, *c), bench.runs) for c in ((80, 24), (200, 60))
+        )
         lines.append(f"| {label} | {decoded:.1f} ms | {small:.1f} ms | {large:.1f} ms |")
     lines.append("")
     lines.append("Cells are rebuilt on every resize and cached per size; the decode happens once per new photo.")
     return lines
 
 
-_BARE_APP = """
+_SINCE_START = """
+import os
+def since_start_ms():
+    # process age from /proc (clock ticks): counts interpreter start-up and imports, like a user waiting
+    fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return (float(open("/proc/uptime").read().split()[0]) - started) * 1000
+"""
+
+_BARE_APP = (
+    _SINCE_START
+    + """
 from textual.app import App
 class Bare(App):
     def on_mount(self):
-        self.call_after_refresh(self.exit)
+        self.call_after_refresh(lambda: (print(f"drawn {since_start_ms():.0f}"), self.exit()))
 Bare().run(headless=True, size=(100, 30))
 """
+)
 
-_CACHED_HOME = """
+_CACHED_HOME = (
+    _SINCE_START
+    + """
 import json, sys
 from tui.app import build_app
 from tui.core.config import load_settings
 app = build_app(load_settings(json.loads(sys.argv[1]), env={}))
 show = app._show
 def shown(snapshot):
-    show(snapshot)
-    app.call_after_refresh(app.exit)  # the cached profile and photo are drawn: that is the moment measured
+    show(snapshot)  # the cached profile and photo are drawn on the next refresh: that is the moment measured
+    app.call_after_refresh(lambda: (print(f"drawn {since_start_ms():.0f}"), app.exit()))
 app._show = shown
 app.run(headless=True, size=(100, 30))
 """
+)
+
+
+def _first_draw_ms(bench: Bench, argv: Sequence[str]) -> float:
+    """Median process age (ms) when the child reports its first meaningful frame drawn."""
+    ages = []
+    for _ in range(bench.runs + 1):
+        out = subprocess.run(list(argv), capture_output=True, text=True, env=bench.env, check=False).stdout
+        ages.extend(float(line.split()[1]) for line in out.splitlines() if line.startswith("drawn "))
+    return statistics.median(ages[1:]) if len(ages) > 1 else float("nan")
 
 
 def _seed_cache(home: Path) -> dict[str, str]:
@@ -489,26 +515,27 @@ def app_start(bench: Bench) -> list[str]:
         else:
             os.environ["GRAPHPHOTO_HOME"] = saved
     bench.env["GRAPHPHOTO_HOME"] = str(home)
+    commands = [
+        ("bare Textual app", [sys.executable, "-c", _BARE_APP]),
+        ("graphphoto-tui, cached home", [sys.executable, "-c", _CACHED_HOME, json.dumps(flags)]),
+    ]
     try:
-        base, ours = bench.compare(
-            [
-                ("bare Textual app: start, draw, exit", [sys.executable, "-c", _BARE_APP]),
-                (
-                    "graphphoto-tui: start, draw cached home, exit",
-                    [sys.executable, "-c", _CACHED_HOME, json.dumps(flags)],
-                ),
-            ]
-        )
+        drawn = [_first_draw_ms(bench, argv) for _, argv in commands]
+        base, ours = bench.compare(commands)
     finally:
         bench.env.pop("GRAPHPHOTO_HOME", None)
     lines = [
-        "| command | median time | CPU time | peak RSS | time vs bare Textual (target < 2) |",
-        "|---|---:|---:|---:|---:|",
+        "| app | first frame drawn | vs bare (target < 2) | whole run to exit | CPU time | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for r in (base, ours):
+    for r, ms in zip((base, ours), drawn, strict=True):
         lines.append(
-            f"| {r.label} | {r.time_text()} | {r.cpu_text()} | {r.rss_text()} | {ratio(r.seconds, base.seconds)} |"
+            f"| {r.label} | {ms:.0f} ms | {ratio(ms, drawn[0])} | {r.time_text()} | {r.cpu_text()} | {r.rss_text()} |"
         )
+    lines.append("")
+    lines.append("'First frame drawn' is the process age when the home screen with the cached profile and photo is")
+    lines.append("painted (the bare app: its first frame); 'whole run' adds shutdown, which waits for the start-up")
+    lines.append("thread that imports the HTTP stack after the cached data is on screen.")
     return lines
 
 

@@ -157,7 +157,8 @@ class GraphPhotoApp(App[int]):
 
     @work(thread=True, group="start", exit_on_error=False, name="start")
     def _start(self) -> None:
-        """Off the event loop: read the token cache and the last synced snapshot (SQLite), import the clients."""
+        """Off the event loop: read the token cache and the last synced snapshot (SQLite) and have them drawn;
+        only then import the HTTP stack and go online, so the cached profile appears as early as possible."""
         from tui.core.photos import Target
 
         account = self.auth.account()
@@ -169,23 +170,27 @@ class GraphPhotoApp(App[int]):
             self.account_key = account_key(self.settings, account)
             if target.is_me:
                 snapshot = self.store.load(self.account_key, None)
-        for module in ("tui.core.graph", "tui.core.sync"):  # pay for importing httpx here, not on the event loop
-            importlib.import_module(module)
-
         self.call_from_thread(self._started, account, target, snapshot)
+        for module in ("tui.core.graph", "tui.core.sync"):
+            importlib.import_module(module)
+        if account is not None:
+            self.call_from_thread(self._online, account)
 
     def _started(self, account: Account | None, target: Target, snapshot: Snapshot | None) -> None:
-        self.target = target
+        self.target, self.account = target, account
         if account is None:
             self.home.show(None, None, hint="Not signed in")
             self.sign_in()
             return
-        self._connect(account)
         if snapshot is not None:
+            self.snapshot = snapshot
             self._show(snapshot)
             self.home.status.synced(snapshot.synced_at)
         else:
             self.home.show(None, target)
+
+    def _online(self, account: Account) -> None:
+        self._connect(account)
         self.sync()
 
     def sign_in(self, scopes: Iterable[str] | None = None, reason: str = "") -> None:
