@@ -68,8 +68,10 @@ def user_key(user_id: str | None) -> str:
 
 
 def account_key(settings: Settings, account: Account | None) -> str:
-    """One key per (cloud or Graph root, tenant, signed-in identity): caches of different sign-ins never mix."""
-    who = account.username if account else "anonymous"
+    """One key per (cloud or Graph root, tenant, signed-in identity): caches of different sign-ins never mix.
+
+    The object id, where known, tells apart two pasted tokens (whose username is only where they came from)."""
+    who = (account.object_id or account.username) if account else "anonymous"
     tenant = (account.tenant_id if account else None) or settings.tenant
     return f"{settings.graph_base}|{tenant}|{who}"
 
