@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tui.core.graph import PhotoMeta, PhotoStatus, Profile
-from tui.core.store import Snapshot, Store
+from tui.core.store import Snapshot, Store, account_key
 
 
 def _profile(user_id: str = "u-1", name: str = "Adele Vance") -> Profile:
@@ -92,3 +92,17 @@ def test_a_damaged_store_is_set_aside_not_fatal(isolated_home: Path) -> None:
         store.save(_snapshot())
         assert store.load("acct") is not None
     assert list(db.parent.glob("store.sqlite3.damaged-*"))
+
+
+def test_account_key_separates_sign_ins() -> None:
+    from tui.core.auth import Account
+    from tui.core.config import load_settings
+
+    settings = load_settings({"tenant": "contoso.onmicrosoft.com"})
+    env = "token from GRAPHPHOTO_ACCESS_TOKEN"
+    alice = Account(env, "t1", "oid-alice", "env", ())
+    bob = Account(env, "t1", "oid-bob", "env", ())
+    other_cloud = load_settings({"tenant": "contoso.onmicrosoft.com", "cloud": "usgov"})
+    keys = {account_key(settings, alice), account_key(settings, bob), account_key(other_cloud, alice)}
+    assert len(keys) == 3
+    assert account_key(settings, alice) == account_key(settings, Account(env, "t1", "oid-alice", "env", ("x",)))
