@@ -64,6 +64,9 @@ class Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 tls.close()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay silent: in ``--demo`` the server shares the terminal with the app, and a traceback would tear it."""
+
     def close_connections(self) -> None:
         with self.conn_lock:
             for conn in list(self.connections):

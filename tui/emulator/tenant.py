@@ -105,7 +105,6 @@ DEFAULT_PROPERTIES = (
     "id",
 )
 EXTRA_PROPERTIES = ("userType", "accountEnabled", "department", "companyName", "city", "country", "usageLocation")
-INTERNAL = ("roles", "mailbox", "photo")  # never returned by Graph
 
 
 def _ascii(text: str) -> str:
