@@ -56,7 +56,7 @@ def test_list_is_newest_first_and_filters_by_id_or_upn() -> None:
     assert [b.id for b in history.list("adele@contoso.com")] == [third.id, first.id]
     assert [b.id for b in history.list("u-2")] == [second.id]
     assert history.newest("ADELE@contoso.com") == third
-    with pytest.raises(NotFoundError, match="no backups for nobody@contoso.com"):
+    with pytest.raises(NotFoundError, match=r"no backups for nobody@contoso\.com"):
         history.newest("nobody@contoso.com")
 
 
