@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import ssl
 import threading
@@ -61,6 +62,8 @@ class Emulator:
     def start(self) -> Emulator:
         from tui.emulator.server import Server
 
+        if self._server is not None:
+            return self
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.keys.server_cert_path, self.keys.server_key_path)
         self._server = Server(self, self.requested_port, context)
@@ -389,7 +392,7 @@ class Emulator:
             self._log.append(record)
             if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
                 path.replace(path.with_suffix(".jsonl.1"))
-            with open(path, "a", encoding="utf-8") as fh:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
 
     def request_log(self) -> list[dict[str, Any]]:
