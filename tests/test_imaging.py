@@ -19,6 +19,7 @@ from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 from tui.core.errors import ImageError, UsageError
 from tui.core.imaging import (
     MAX_UPLOAD_BYTES,
+    MIN_QUALITY,
     MIN_SIDE,
     Crop,
     Prepared,
@@ -454,7 +455,7 @@ def test_quality_steps_down_then_size_to_fit_the_limit(samples: Path) -> None:
     assert any(n.startswith(f"quality lowered to {lowered.quality} to stay under") for n in lowered.notes)
     assert_clean_upload(lowered.data, 648)
     shrunk = prepare(source, max_bytes=6_000)
-    assert shrunk.quality == 40 and shrunk.width < 648 and len(shrunk.data) <= 6_000
+    assert shrunk.quality == MIN_QUALITY and shrunk.width < 648 and len(shrunk.data) <= 6_000
     assert any(n.startswith(f"size reduced to {shrunk.width}x{shrunk.width}") for n in shrunk.notes)
     assert_clean_upload(shrunk.data, shrunk.width)
     with pytest.raises(ImageError, match=r"cannot make a JPEG under 0\.2 kB"):

@@ -116,3 +116,10 @@ def test_unwritable_output_is_one_line(samples: Path, tmp_path: Path) -> None:
     result = run(samples / "photos/hopper.png", "-o", tmp_path / "missing-dir" / "out.jpg")
     assert result.returncode == 1
     assert "cannot write" in one_line(result.stderr)
+
+
+def test_importing_the_pipeline_does_not_import_pillow() -> None:
+    """The app imports tui.core.imaging at start-up; Pillow must wait until a photo is actually opened."""
+    code = "import sys, tui.core.imaging, tui.commands.prepare; assert 'PIL' not in sys.modules, 'PIL imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

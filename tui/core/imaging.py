@@ -38,7 +38,7 @@ MIN_SIDE = 48  # Graph refuses 23x23 (ValidationWidthTooSmall); 48 is Exchange's
 DEFAULT_SIZE = 648  # Exchange's largest served size
 DEFAULT_QUALITY = 80
 MAX_PIXELS = 120_000_000  # covers 108 MP phone sensors; larger claims are treated as decompression bombs
-MIN_QUALITY = 40  # below this, JPEG artefacts hurt more than a smaller picture
+MIN_QUALITY = 60  # below this, blocky artefacts hurt more than a smaller picture does: shrink instead
 FORMATS_HINT = "JPEG, PNG, HEIC, WebP, GIF, BMP, TIFF or AVIF"
 
 # EXIF orientation -> Image.Transpose member (the table ImageOps.exif_transpose uses), and how to describe it.
