@@ -54,6 +54,7 @@ def changes(emu: Emulator) -> list[dict]:
 
 def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emulator: Emulator, samples: Path) -> None:
     emu, member = emulator, emulator.member_upn
+    name = emu.user(member)["displayName"]
     original = emu.photo(member)
     image = str(samples / "photos" / "Portrait_5.jpg")
 
@@ -64,7 +65,7 @@ def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emul
     assert changes(emu)[-1]["body_sha256"] == result["sha256"]
 
     refused = cli(emu, "remove", "--user", member, upn=emu.admin_upn)
-    assert refused.returncode == 2 and "--yes" in one_line(refused) and "Adele" in refused.stderr
+    assert refused.returncode == 2 and "--yes" in one_line(refused) and name in refused.stderr
     assert emu.photo(member) is not None and len(changes(emu)) == 1
 
     removed = cli(emu, "remove", "--user", member, "--yes", upn=emu.admin_upn)
@@ -79,7 +80,7 @@ def test_admin_sets_removes_and_restores_another_user_from_the_command_line(emul
 
     restored = cli(emu, "restore", first["id"], upn=emu.admin_upn)  # no --user: the backup says whose it is
     assert restored.returncode == 0, restored.stderr
-    assert first["id"] in restored.stdout and "Adele" in restored.stdout
+    assert first["id"] in restored.stdout and name in restored.stdout
     put = changes(emu)[-1]
     assert put["method"] == "PUT" and member not in put["path"] and emu.user(member)["id"] in put["path"]
     assert put["body_sha256"] == first["sha256"]  # exactly the saved bytes went back
@@ -254,3 +255,29 @@ def test_app_only_scripts_name_the_user_and_restore_by_id(emulator: Emulator, sa
     assert json.loads(back.stdout)["upn"] == emu.member_upn
     assert changes(emu)[-1]["body_sha256"] == hashlib.sha256(original).hexdigest()
     assert {e.operator for e in AuditLog().entries()} == {f"app {emu.app_client_id}"}
+
+
+@pytest.mark.parametrize(("answer", "status"), [("n", 2), ("y", 0)])
+def test_remove_at_a_terminal_asks_naming_the_user(emulator: Emulator, answer: str, status: int) -> None:
+    import pty
+
+    emu = emulator
+    before = emu.photo(emu.member_upn)
+    env = {**emulator_env(emu), "GRAPHPHOTO_ACCESS_TOKEN": emu.issue_token(upn=emu.admin_upn, scopes=ADMIN_SCOPES)}
+    master, slave = pty.openpty()
+    try:
+        os.write(master, f"{answer}\n".encode())  # the terminal holds the line until the prompt reads it
+        run = subprocess.run(
+            [sys.executable, "-m", "tui", "remove", "--user", emu.member_upn],
+            env=env,
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert run.returncode == status, run.stderr
+    assert f"Remove the photo of {emu.user(emu.member_upn)['displayName']} ({emu.member_upn})?" in run.stderr
+    assert (emu.photo(emu.member_upn) == before) is (answer == "n")
