@@ -91,6 +91,7 @@ async def test_enter_on_a_file_in_the_tree_chooses_it(folder: Path) -> None:
 
 
 async def test_backspace_walks_up_and_the_tree_follows(folder: Path) -> None:
+    (folder / "Archive").mkdir()  # listed first: the cursor must not just fall back to the top
     app = PickerApp(folder / "Pictures")
     async with app.run_test(size=(80, 24)) as pilot:
         tree = app.query_one(ImageTree)
@@ -99,6 +100,10 @@ async def test_backspace_walks_up_and_the_tree_follows(folder: Path) -> None:
         await pilot.press("backspace")
         await until(pilot, lambda: "Pictures" in names(tree))
         assert app.query_one(PathInput).base == folder
+        await until(pilot, lambda: tree.cursor_node is not None and str(tree.cursor_node.label) == "Pictures")
+        await pilot.press("down", "enter")  # from where the cursor was left: Pictures -> hopper.png
+        await until(pilot, lambda: app.chosen)
+        assert app.chosen == [folder / "hopper.png"]
 
 
 async def test_tab_completes_and_cycles_then_enter_jumps_or_chooses(folder: Path) -> None:

@@ -22,7 +22,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
-from tui.core.errors import GraphPhotoError
+from tui.core.errors import AuthError, GraphPhotoError
 from tui.screens import AppScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.file_picker import FilePicker
@@ -159,6 +159,9 @@ class UpdateScreen(AppScreen):
         except GraphPhotoError as exc:
             self.preview.show_error(str(exc))
             return
+        except Exception:  # a pipeline bug: the form says so, the app's one handler logs and reports it
+            self.preview.show_error(f"{clean(path.name)} could not be opened")
+            raise
         self.source = source
         self.preview.reset(source)
         self.make_preview(debounce=0)
@@ -189,6 +192,9 @@ class UpdateScreen(AppScreen):
         except GraphPhotoError as exc:
             panel.show_error(str(exc))
             return
+        except Exception:
+            panel.show_error("the preview could not be made from this image")
+            raise
         if source is self.source:
             panel.show_result(prepared)
             self._ready(prepared)
@@ -237,9 +243,15 @@ class UpdateScreen(AppScreen):
         except GraphPhotoError as exc:
             self.failed = True
             panel.failed(str(exc))
+            if isinstance(exc, AuthError):
+                raise  # the app asks for a new sign-in; the form waits underneath for Ctrl+R
             return
         except asyncio.CancelledError:
             panel.cancelled(after_sending=panel.sending_done)
+            raise
+        except Exception:
+            self.failed = True
+            panel.failed("an unexpected error stopped the upload")
             raise
         finally:
             if graph is not None:

@@ -116,10 +116,20 @@ class ImageTree(DirectoryTree):
     def watch_show_hidden(self) -> None:
         self.reload()
 
+    _came_from: Path | None = None
+
     def action_parent(self) -> None:
         root = Path(self.path).expanduser().resolve()
         if root.parent != root:
+            self._came_from = root
             self.path = root.parent
+
+    async def watch_path(self) -> None:
+        await super().watch_path()
+        came_from, self._came_from = self._came_from, None
+        for node in self.root.children:  # after "up a folder", the cursor rests on the folder just left
+            if came_from is not None and node.data is not None and node.data.path == came_from:
+                self.move_cursor(node, animate=False)
 
     def action_toggle_hidden(self) -> None:
         self.show_hidden = not self.show_hidden

@@ -65,7 +65,7 @@ class UploadPanel(Vertical):
         self._say(f"Graph is busy, retrying in {max(1, round(seconds))}s", "retrying")
 
     def failed(self, sentence: str) -> None:
-        self._say(f"Upload failed: {sentence}. Nothing was changed; press Ctrl+R to retry.", "failed")
+        self._say(f"Upload failed: {sentence.rstrip('.')}. Nothing was changed; press Ctrl+R to retry.", "failed")
 
     def cancelled(self, *, after_sending: bool) -> None:
         if after_sending:
