@@ -143,48 +143,37 @@ def _project(user: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {f: user.get(f) for f in fields}
 
 
-_TERM = re.compile(r"\s*(?:startswith\((\w+),\s*'((?:[^']|'')*)'\)|(\w+)\s+eq\s+'((?:[^']|'')*)')\s*", re.I)
-_SEARCH = re.compile(r'\s*"(\w+):([^"]*)"\s*')
+Condition = tuple[str, str, str]  # (operator, property, value)
+_FILTER_TERM = re.compile(r"\s*(?:startswith\((\w+),\s*'((?:[^']|'')*)'\)|(\w+)\s+eq\s+'((?:[^']|'')*)')\s*", re.I)
+_FILTER_JOIN = re.compile(r"(and|or)\s+", re.I)
+_SEARCH_TERM = re.compile(r'\s*"(\w+):([^"]*)"\s*')
+_SEARCH_JOIN = re.compile(r"(AND|OR)\s+")  # $search wants them in capitals
 
 
-def _parse_filter(text: str) -> list[list[tuple[str, str, str]]] | None:
-    """``startswith(p,'v')`` / ``p eq 'v'`` terms joined by ``and``/``or`` -> OR of AND groups (None: unsupported)."""
-    groups: list[list[tuple[str, str, str]]] = [[]]
-    rest = text
+def _filter_term(m: re.Match[str]) -> Condition:
+    prop, value = (m[1], m[2]) if m[1] else (m[3], m[4])
+    return ("startswith" if m[1] else "eq", prop, value.replace("''", "'"))
+
+
+def _parse(text: str, term: re.Pattern[str], join: re.Pattern[str], build: Any) -> list[list[Condition]] | None:
+    """Terms joined by and/or -> OR of AND groups; None when anything is not understood (Graph: 400)."""
+    groups: list[list[Condition]] = [[]]
+    rest = text.strip()
     while True:
-        m = _TERM.match(rest)
+        m = term.match(rest)
         if not m:
             return None
-        prop, value = (m[1], m[2]) if m[1] else (m[3], m[4])
+        op, prop, value = build(m)
         if prop.lower() not in ALL_PROPERTIES:
             return None
-        groups[-1].append(("startswith" if m[1] else "eq", ALL_PROPERTIES[prop.lower()], value.replace("''", "'")))
+        groups[-1].append((op, ALL_PROPERTIES[prop.lower()], value))
         rest = rest[m.end() :]
         if not rest:
             return groups
-        joiner = re.match(r"(and|or)\s+", rest, re.I)
+        joiner = join.match(rest)
         if not joiner:
             return None
         if joiner[1].lower() == "or":
-            groups.append([])
-        rest = rest[joiner.end() :]
-
-
-def _parse_search(text: str) -> list[list[tuple[str, str, str]]] | None:
-    groups: list[list[tuple[str, str, str]]] = [[]]
-    rest = text.strip()
-    while True:
-        m = _SEARCH.match(rest)
-        if not m or m[1].lower() not in ALL_PROPERTIES:
-            return None
-        groups[-1].append(("search", ALL_PROPERTIES[m[1].lower()], m[2]))
-        rest = rest[m.end() :]
-        if not rest:
-            return groups
-        joiner = re.match(r"(AND|OR)\s+", rest)
-        if not joiner:
-            return None
-        if joiner[1] == "OR":
             groups.append([])
         rest = rest[joiner.end() :]
 
@@ -219,13 +208,13 @@ def list_users(emu: Emulator, req: Request, caller: Caller) -> Response:
         )
     conditions = None
     if q.get("$filter"):
-        conditions = _parse_filter(q["$filter"])
+        conditions = _parse(q["$filter"], _FILTER_TERM, _FILTER_JOIN, _filter_term)
         if conditions is None:
             return graph_error(
                 req, 400, "Request_UnsupportedQuery", f"Unsupported or invalid query filter clause: {q['$filter']}"
             )
     if q.get("$search"):
-        searched = _parse_search(q["$search"])
+        searched = _parse(q["$search"], _SEARCH_TERM, _SEARCH_JOIN, lambda m: ("search", m[1], m[2]))
         if searched is None:
             return graph_error(req, 400, "Request_UnsupportedQuery", "Syntax error: the $search value is not valid.")
         conditions = searched if conditions is None else [a + b for a in conditions for b in searched]  # AND of both
@@ -241,7 +230,8 @@ def list_users(emu: Emulator, req: Request, caller: Caller) -> Response:
             f"Invalid page size specified: '{q.get('$top')}'. Must be between 1 and 999 inclusive.",
         )
     try:
-        offset = int(json.loads(base64.urlsafe_b64decode(q.get("$skiptoken", "") + "==") or b"{}").get("o", 0))
+        token = json.loads(base64.urlsafe_b64decode(q.get("$skiptoken", "") + "==") or b"{}")
+        offset = max(0, int(token.get("o", 0)))
     except (ValueError, AttributeError):
         return graph_error(req, 400, "Request_BadRequest", "The specified page token value has expired or is invalid.")
     with emu.tenant.lock:

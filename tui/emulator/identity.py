@@ -276,6 +276,8 @@ def device_code(emu: Emulator, req: Request) -> Response:
     code = DeviceCode(user_code, "DAQ" + secrets.token_urlsafe(48), form["client_id"], asked)
     code.expires_at = code.created + emu.device_code_lifetime
     with emu.tenant.lock:
+        for stale in [k for k, c in emu.device_codes.items() if c.expires_at < code.created - 60]:
+            del emu.device_codes[stale]  # long-running demos should not hoard old codes
         emu.device_codes[user_code] = code
     uri = f"{emu.base_url}/devicelogin"
     return json_response(
