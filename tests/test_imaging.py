@@ -418,6 +418,24 @@ def test_avif_and_small_heif_files_open(fmt: str, tmp_path: Path) -> None:
     assert to_cells_image(path.read_bytes(), 10, 5).size == (10, 5)
 
 
+def test_mpo_portrait_mode_jpeg_is_a_jpeg_with_extra_frames(tmp_path: Path) -> None:
+    path = tmp_path / "portrait.jpg"
+    quadrants(1600, 1200).save(path, "MPO", save_all=True, append_images=[Image.new("RGB", (1600, 1200))])
+    prepared = prepare(path, size=96)
+    assert prepared.source.format == "MPO" and prepared.source.scale < 1, "decoded at reduced scale, like JPEG"
+    assert decoded(prepared).getpixel((5, 5))[0] > 200 and "used the first of 2 frames" in prepared.notes
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("EPS", "jpg"), ("PPM", "ppm"), ("TGA", "tga")])
+def test_formats_outside_the_allow_list_are_refused_before_decoding(fmt: str, suffix: str, tmp_path: Path) -> None:
+    path = tmp_path / f"odd.{suffix}"
+    quadrants(100, 100).save(path, fmt)
+    with pytest.raises(ImageError, match=rf"^odd\.{suffix}: {fmt} images are not accepted; use JPEG, PNG, HEIC"):
+        prepare(path)
+    with pytest.raises(ImageError, match="cannot be shown"):
+        to_cells_image(path.read_bytes(), 10, 5)
+
+
 def test_unreadable_paths_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"^missing.jpg: no such file$"):
         open_source(tmp_path / "missing.jpg")

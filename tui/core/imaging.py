@@ -40,6 +40,9 @@ DEFAULT_QUALITY = 80
 MAX_PIXELS = 120_000_000  # covers 108 MP phone sensors; larger claims are treated as decompression bombs
 MIN_QUALITY = 60  # below this, blocky artefacts hurt more than a smaller picture does: shrink instead
 FORMATS_HINT = "JPEG, PNG, HEIC, WebP, GIF, BMP, TIFF or AVIF"
+# Only these decoders ever see user files: Pillow also reads EPS (through Ghostscript) and dozens of rare formats.
+ALLOWED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
+_JPEG_FAMILY = ("JPEG", "MPO")  # MPO: a JPEG with extra frames (depth maps, iPhone portrait mode)
 
 # EXIF orientation -> Image.Transpose member (the table ImageOps.exif_transpose uses), and how to describe it.
 _TRANSPOSE = {
@@ -271,6 +274,8 @@ def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop
 
     with im:
         fmt = im.format or "image"
+        if fmt not in ALLOWED_FORMATS:
+            raise _refuse(path, f"{fmt} images are not accepted; use {FORMATS_HINT}")
         if fmt == "HEIF":
             # pillow-heif has already applied the orientation; report what it found.
             orientation, applied = int(im.info.get("original_orientation") or 1), 1
@@ -292,7 +297,7 @@ def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop
         icc = im.info.get("icc_profile") or None
         transparency = "transparency" in im.info
         try:
-            if fmt == "JPEG" and scale < 1:
+            if fmt in _JPEG_FAMILY and scale < 1:
                 # DCT-domain scaling: libjpeg decodes 1/2, 1/4 or 1/8 directly, never the full 12 MP.
                 im.draft("RGB" if im.mode == "RGB" else im.mode, (math.ceil(w * scale), math.ceil(h * scale)))
             im.load()
@@ -521,8 +526,10 @@ def to_cells_image(
             raw = data_or_image if isinstance(data_or_image, bytes) else Path(data_or_image).read_bytes()
             _maybe_heif(raw[:16])
             opened = Image.open(io.BytesIO(raw))
+            if opened.format not in ALLOWED_FORMATS:
+                raise ValueError(f"{opened.format} images are not accepted")
             orientation, _ = _orientation(opened)
-            if opened.format == "JPEG":
+            if opened.format in _JPEG_FAMILY:
                 w, h = opened.size if orientation < 5 else opened.size[::-1]
                 fit = min(box_w / w, box_h / h)
                 need = (math.ceil(opened.width * fit), math.ceil(opened.height * fit))
