@@ -59,6 +59,7 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         await pilot.pause(0.02)
+    await pilot.pause()  # let the refresh the change scheduled be painted before anyone reads the screen
 
 
 def make_app(emu: Emulator, **overrides: Any) -> GraphPhotoApp:

@@ -22,6 +22,7 @@ async def test_device_code_screen_then_home(emu: Emulator) -> None:
         screen = app.screen
         assert isinstance(screen, SignInScreen) and screen.code is not None
         assert screen.code.user_code.replace("-", "") in [c.replace("-", "") for c in emu.pending_device_codes()]
+        await until(pilot, lambda: "The code expires in" in screen_text(app))
         text = screen_text(app)
         assert screen.code.user_code in text  # the server's code, drawn
         assert screen.code.verification_uri in text
