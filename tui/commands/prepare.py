@@ -31,14 +31,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from tui.core.imaging import Crop, open_source, prepare
 
     crop = Crop.parse(args.crop) if args.crop else None
-    source = open_source(args.image, target=settings.size, crop=crop)
+    source = open_source(Path(args.image).expanduser(), target=settings.size, crop=crop)
     prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
     to_stdout = args.output == "-"
     if to_stdout:
-        sys.stdout.buffer.write(prepared.data)
         sys.stdout.flush()
+        sys.stdout.buffer.write(prepared.data)
+        sys.stdout.buffer.flush()
     else:
-        write_atomically(Path(args.output), prepared.data)
+        write_atomically(Path(args.output).expanduser(), prepared.data)
     if args.json:
         import json
 
