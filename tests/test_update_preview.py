@@ -7,12 +7,14 @@ the emulator.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 from textual.app import App
+from textual.command import CommandPalette
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
@@ -49,6 +51,18 @@ async def settle(pilot: Any, screen: UpdateScreen) -> None:
     while busy := [w for w in screen.workers if w.group in {"open", "preview"} and not w.is_finished]:
         await pilot.app.workers.wait_for_complete(busy)
     await pilot.pause()
+
+
+async def until_true(pilot: Any, condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:  # the palette's list fills in as the providers answer
+            pass
+        assert time.monotonic() < deadline, "condition not reached"
+        await pilot.pause(0.02)
 
 
 async def choose(pilot: Any, screen: UpdateScreen, path: Path) -> None:
@@ -172,3 +186,24 @@ async def test_escape_before_uploading_goes_back_without_sending(samples: Path) 
         await pilot.press("escape")
         await pilot.pause()
         assert app.result is None
+
+
+async def test_the_screens_keys_are_in_the_command_palette(samples: Path) -> None:
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        screen.query_one(CropView).focus()
+        await pilot.press("ctrl+p")
+        await until_true(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"zoom in")
+        palette = app.screen
+        await until_true(
+            pilot, lambda: "Zoom in" in str(palette.query_one("CommandList").get_option_at_index(0).prompt)
+        )
+        before = screen.prepared
+        assert before is not None
+        await pilot.press("enter")
+        await until_true(pilot, lambda: screen.prepared is not None and screen.prepared is not before)
+        assert screen.prepared.crop.size < before.crop.size
