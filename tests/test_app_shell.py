@@ -1,0 +1,65 @@
+"""The shell: every action has a key and a palette entry, `?` lists the keys, Graph text is never markup."""
+
+from __future__ import annotations
+
+import test_home
+from test_home import make_app, screen_text, sign_in, synced, until
+
+from tui.core.photos import Target
+from tui.emulator import Emulator
+from tui.screens.help import HelpScreen
+from tui.screens.home import HOME_BINDINGS, HomeScreen
+
+emu = test_home.emu
+
+
+async def test_help_lists_every_home_key_and_palette_has_every_action(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        footer = screen_text(app).splitlines()[-1]
+        assert all(key in footer for key in ("Refresh", "Update photo", "Remove", "History", "Users"))
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Refresh", "Update photo", "Remove photo", "History", "Find user", "Back to me", "Help"} <= titles
+        for binding in HOME_BINDINGS:  # no dead keys: each binding names an action the app has
+            assert callable(getattr(app, f"action_{binding.action.removeprefix('app.')}", None)), binding.action
+
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = screen_text(app)
+        assert all((b.tooltip or b.description) in text for b in HOME_BINDINGS)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+
+async def test_text_from_graph_is_shown_literally(emu: Emulator) -> None:
+    sign_in(emu)
+    evil = emu.add_user(
+        "evil@contoso-demo.onmicrosoft.com",
+        "[bold red]Mallory[/] \x1b[2JEve",
+        jobTitle="[link=https://example.com]click[/link]\x07",
+        mailbox="cloud",
+    )
+    app = make_app(emu)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, synced(app))
+        app.view(Target(evil["id"], evil["userPrincipalName"], evil["displayName"]))
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.id == evil["id"])
+        text = screen_text(app)
+        assert "[bold red]Mallory[/] Eve" in text  # markup shown as typed, the escape sequence dropped
+        assert "[link=https://example.com]click[/link]" in text
+        assert "\x1b" not in text and "\x07" not in text
+
+
+async def test_user_flag_opens_on_that_user(emu: Emulator) -> None:
+    sign_in(emu)
+    member = emu.user(emu.member_upn)
+    app = make_app(emu)
+    app.settings = app.settings.replace(user=emu.member_upn)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        assert app.snapshot is not None and app.snapshot.profile.id == member["id"]
+        assert app.target is not None and not app.target.is_me and app.target.id == member["id"]
+        assert f"viewing {member['displayName']}" in app.sub_title
+        assert f"Viewing {member['displayName']}" in screen_text(app)
