@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -102,16 +103,35 @@ def test_demo_points_settings_at_a_persisted_emulator(isolated_home: Path) -> No
         again.stop()
 
 
-def test_demo_falls_back_to_a_free_port(isolated_home: Path) -> None:
-    _, first = start_demo(load_settings({"demo": True}))
+def test_a_second_demo_attaches_to_the_running_one(isolated_home: Path) -> None:
+    first_settings, first = start_demo(load_settings({"demo": True}))
     try:
-        _, second = start_demo(load_settings({"demo": True}))  # the remembered port is taken
-        try:
-            assert second.port != first.port
-        finally:
-            second.stop()
+        second_settings, second = start_demo(load_settings({"demo": True}))  # e.g. `--demo set` beside the app
+        assert second_settings.graph_url == first_settings.graph_url and second.port == first.port
+        token = first.issue_token(first.member_upn)
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(second_settings.ca_bundle))) as http:
+            deleted = http.delete(
+                f"{second_settings.graph_url}/v1.0/me/photo/$value", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert deleted.status_code == 200 and first.photo(first.member_upn) is None  # one state, seen by both
+        second.stop()  # nothing of its own to stop
+        assert first.request_log()[-1]["method"] == "DELETE"
     finally:
         first.stop()
+
+
+def test_demo_moves_to_a_free_port_when_its_port_is_taken(isolated_home: Path) -> None:
+    _, emu = start_demo(load_settings({"demo": True}))
+    port = emu.port
+    emu.stop()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        _, moved = start_demo(load_settings({"demo": True}))
+        try:
+            assert moved.port != port
+        finally:
+            moved.stop()
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["emulator", "--help"]])
