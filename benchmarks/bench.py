@@ -2,15 +2,16 @@
 """Benchmarks that print one markdown report: ``.venv/bin/python benchmarks/bench.py [--runs N] [--quick]``.
 
 Every command runs as a whole child process, as a user would run it, so interpreter start-up and imports count.
-Time is the median wall time over ``--runs`` runs after one warm-up run (not counted: it fills the page cache and
-compiles bytecode); memory is the child's peak resident set size from ``os.wait4``'s rusage.
+Commands compared in one table run round-robin; times are medians over ``--runs`` rounds after one warm-up round
+(not counted: it fills the page cache and compiles bytecode). Memory is each command's own peak resident set
+size, read through GNU ``time`` (see :meth:`Bench._once` for why not ``os.wait4`` alone).
 
 Children get ``PYTHONPYCACHEPREFIX`` (a temporary directory) and no ``PYTHONDONTWRITEBYTECODE``: an installed
 package has compiled bytecode, so the benchmark should too, without writing ``__pycache__`` into the checkout.
 
 Adding a benchmark: write ``def my_section(bench: Bench) -> list[str]`` returning markdown lines (use
-:meth:`Bench.command` for a child process, :func:`in_process_ms` for a function) and decorate it with
-``@section("name", "Title")``. Sections run in the order they are defined; ``--only name`` runs a few.
+:meth:`Bench.compare` or :meth:`Bench.command` for child processes, :func:`in_process_ms` for a function) and
+decorate it with ``@section("name", "Title")``. Sections run in the order they are defined; ``--only name`` runs a few.
 """
 
 from __future__ import annotations
