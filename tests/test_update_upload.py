@@ -131,6 +131,17 @@ async def test_throttled_upload_shows_the_wait_and_recovers(app: GraphPhotoApp, 
     assert [r["status"] for r in puts(emu)] == [429, 200]
 
 
+async def test_connection_reset_while_sending_is_retried(app: GraphPhotoApp, emu: Emulator, samples: Path) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_update(app, pilot, samples, SMALL)
+        emu.add_fault(kind="reset_upload", path="/photo/$value", method="PUT", count=1)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "retrying" in status(screen))
+        assert status(screen).startswith("The network failed, retrying in ")
+        await until(pilot, lambda: app.screen is app.home)
+    assert puts(emu)[-1]["status"] == 200
+
+
 async def test_failed_upload_keeps_the_form_shows_the_request_id_and_retries(
     app: GraphPhotoApp, emu: Emulator, samples: Path
 ) -> None:

@@ -23,7 +23,6 @@ class UploadPanel(Vertical):
         super().__init__(id=id)
         self.total = 0
         self.sent = 0
-        self.updates = 0  # how many times the bar moved (benchmarks and tests read it)
         self._percent = -1
 
     def compose(self) -> ComposeResult:
@@ -41,7 +40,7 @@ class UploadPanel(Vertical):
         self.query_one("#upload-status", Static).update(Text(clean(text)))
 
     def start(self, total: int) -> None:
-        self.total, self.sent, self.updates, self._percent = total, 0, 0, -1
+        self.total, self.sent, self._percent = total, 0, -1
         self.query_one(ProgressBar).update(total=max(total, 1), progress=0)
         self._say("Backing up the current photo first…", "backup")
 
@@ -52,7 +51,6 @@ class UploadPanel(Vertical):
         if percent == self._percent:
             return
         self._percent = percent
-        self.updates += 1
         self.query_one(ProgressBar).update(total=max(self.total, 1), progress=sent)
         if sent >= self.total:
             self._say(f"Sent {human_size(self.total)}; saving…", "saving")
@@ -62,7 +60,8 @@ class UploadPanel(Vertical):
     def retrying(self, seconds: float, reason: str = "throttled") -> None:
         """Graph asked us to wait (429/503): say so, the bar restarts when the retry begins."""
         self._percent = -1
-        self._say(f"Graph is busy, retrying in {max(1, round(seconds))}s", "retrying")
+        what = "The network failed" if reason == "network" else "Graph is busy"
+        self._say(f"{what}, retrying in {max(1, round(seconds))}s", "retrying")
 
     def failed(self, sentence: str) -> None:
         self._say(f"Upload failed: {sentence.rstrip('.')}. Nothing was changed; press Ctrl+R to retry.", "failed")
