@@ -82,6 +82,13 @@ def test_port_in_use_and_bad_faults_are_one_line_errors(emulator: Emulator, tmp_
         timeout=30,
     )
     assert bad.returncode == 2 and "not a number" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    twin = subprocess.run(
+        [sys.executable, "-m", "tui", "emulator", "--state-dir", str(emulator.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert twin.returncode == 1 and f"already serves {emulator.state_dir} on {emulator.base_url}" in twin.stderr
 
 
 def test_demo_points_settings_at_a_persisted_emulator(isolated_home: Path) -> None:

@@ -19,8 +19,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.approve_after is not None and args.approve_after < 0:
         raise UsageError("invalid --approve-after: must not be negative")
     directory = Path(args.state_dir).expanduser() if args.state_dir else private_subdir(state_dir(), "demo")
+    emu = Emulator(directory, port=args.port, approve_after=args.approve_after, faults=args.faults)
+    running = emu.running_elsewhere()
+    if running:
+        raise GraphPhotoError(
+            f"an emulator already serves {directory} on https://127.0.0.1:{running}; use it, or stop it first"
+        )
     try:
-        emu = Emulator(directory, port=args.port, approve_after=args.approve_after, faults=args.faults)
         emu.start()
     except OSError as exc:
         raise GraphPhotoError(f"cannot start the emulator on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None

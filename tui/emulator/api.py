@@ -60,13 +60,21 @@ class Emulator:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> Emulator:
+        """Listen on the requested port; with port 0, the state's last port when free (cached tokens name it)."""
         from tui.emulator.server import Server
 
         if self._server is not None:
             return self
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.keys.server_cert_path, self.keys.server_key_path)
-        self._server = Server(self, self.requested_port, context)
+        ports = [self.requested_port] if self.requested_port else list(dict.fromkeys([self.tenant.port or 0, 0]))
+        for port in ports:
+            try:
+                self._server = Server(self, port, context)
+                break
+            except OSError:
+                if port == ports[-1]:
+                    raise
         self.port = self._server.server_address[1]
         with self.tenant.lock:
             self.tenant.port = self.port
@@ -76,6 +84,23 @@ class Emulator:
         )
         self._thread.start()
         return self
+
+    def running_elsewhere(self) -> int | None:
+        """The port of a live emulator (another process, say) already serving this state directory, if any."""
+        import http.client
+
+        port = self.tenant.port
+        if not port or self._server is not None:
+            return None
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=1, context=self.ssl_context())
+        try:
+            conn.request("GET", f"/{self.tenant_id}/v2.0/.well-known/openid-configuration")
+            resp = conn.getresponse()
+            return port if resp.status == 200 and self.tenant_id in json.loads(resp.read()).get("issuer", "") else None
+        except (OSError, ValueError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         if self._server is not None:
