@@ -47,6 +47,11 @@ def _describe(emu: object, info: dict) -> str:
     from tui.emulator.api import Emulator
 
     assert isinstance(emu, Emulator)
+    approval = (
+        f"device codes approved automatically after {emu.approve_after:g} s (as {info['users']['admin']})"
+        if emu.approve_after is not None
+        else f"approve device codes at {info['device_login']}"
+    )
     lines = [
         f"Microsoft 365 emulator on {info['graph_url']}  (Ctrl-C to stop)",
         f"  Graph URL      {info['graph_url']}/v1.0",
@@ -57,6 +62,8 @@ def _describe(emu: object, info: dict) -> str:
         f"  app client     {info['app_client_id']}  (secret {info['app_client_secret']}, "
         f"certificate {info['app_cert_path']})",
         f"  state          {info['state_dir']}",
+        f"  sign-in        {approval}",
+        f"  faults         {info['faults'] or 'none'}",
         "",
         "Use it:",
         f"  graphphoto-tui --graph-url {info['graph_url']} --authority {info['authority']} \\",

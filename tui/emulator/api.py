@@ -21,7 +21,7 @@ LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 
 class Emulator:
-    """A local Microsoft 365 (identity + Graph v1.0) on ``https://127.0.0.1:<port>``; see the module docs.
+    """A local Microsoft 365 (identity + Graph v1.0) on ``https://127.0.0.1:<port>``; see ``README.md`` here.
 
     ``approve_after``: approve device codes automatically (as the admin) after that many seconds.
     ``device_interval``: the polling interval the device-code endpoint announces (and enforces with slow_down).
@@ -442,6 +442,7 @@ class Emulator:
             "app_cert_path": str(self.app_cert_path),
             "device_login": f"{self.base_url}/devicelogin",
             "state_dir": str(self.state_dir),
+            "faults": self.faults.spec,
             "users": {
                 "admin": self.admin_upn,
                 "member": self.member_upn,

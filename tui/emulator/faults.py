@@ -108,6 +108,7 @@ class Faults:
         if "seed=" not in spec.replace(" ", "") and default_seed is not None:
             parsed.seed = default_seed
         with self._lock:
+            self.spec = spec
             self._rng = random.Random(parsed.seed)
             self._random = parsed.faults
             self._targeted: list[list] = []  # [fault, remaining count]
