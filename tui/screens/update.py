@@ -106,7 +106,7 @@ class UpdateScreen(AppScreen):
     def _title(self) -> Text:
         text = Text("Update photo: ", style="bold")
         text.append(clean(self.target.label))
-        text.append("\nNow on the left; the preview shows exactly what will be sent.", style="dim")
+        text.append("\nThe current photo is on the left; the preview shows exactly what will be sent.", style="dim")
         return text
 
     def on_mount(self) -> None:
