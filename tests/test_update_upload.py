@@ -201,3 +201,23 @@ async def test_escape_during_upload_then_no_keeps_uploading(app: GraphPhotoApp, 
         await pilot.press("n")
         await until(pilot, lambda: app.screen is app.home)
     assert [r["status"] for r in puts(emu)] == [200]
+
+
+async def test_cancel_after_the_body_was_sent_says_graph_may_still_apply_it(
+    app: GraphPhotoApp, emu: Emulator, samples: Path
+) -> None:
+    """Graph cannot be asked to forget a body it has received: the screen says so, and the old photo is safe."""
+    before = emu.photo(emu.admin_upn)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_update(app, pilot, samples, SMALL)
+        emu.add_fault(kind="slow", path="/photo/$value", method="PUT", count=1, delay=1)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "saving" in status(screen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not screen.uploading)
+        assert status(screen).startswith("Cancelled after the photo was sent: Graph may still apply it")
+    newest = app.history.list(emu.user(emu.admin_upn)["id"])[0]
+    assert app.history.read(newest) == before
+    assert app.audit.entries()[-1].result == "cancelled"
