@@ -108,3 +108,4 @@ async def test_search_without_admin_consent_asks_for_it(emu: Emulator) -> None:
         emu.approve(app.screen.code.user_code)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, UsersScreen))  # back where the user was
+        await until(pilot, lambda: len(app.screen.profiles) > 0)  # and the search ran again, now allowed

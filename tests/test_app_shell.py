@@ -19,7 +19,7 @@ async def test_help_lists_every_home_key_and_palette_has_every_action(emu: Emula
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, synced(app))
         footer = screen_text(app).splitlines()[-1]
-        assert all(key in footer for key in ("Refresh", "Update photo", "Remove", "History", "Users"))
+        assert all(key in footer for key in ("Refresh", "Update", "Remove", "History", "Users", "Help"))
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Refresh", "Update photo", "Remove photo", "History", "Find user", "Back to me", "Help"} <= titles
         for binding in HOME_BINDINGS:  # no dead keys: each binding names an action the app has

@@ -306,8 +306,7 @@ class GraphPhotoApp(App[int]):
                 self.home.status.offline(last)
             else:
                 self.home.status.failed(last, str(exc))
-        if isinstance(exc, ConsentRequired):
-            self.notify(ADMIN_WHY, severity="warning", markup=False, timeout=8)
+        if isinstance(exc, ConsentRequired):  # the sign-in screen says why; no toast on top of it
             self.sign_in(exc.scopes, ADMIN_WHY)
             return
         if is_offline(exc):

@@ -48,7 +48,7 @@ class HistoryScreen(AppScreen):
             yield DataTable(id="backups", cursor_type="row", zebra_stripes=True)
             yield PhotoView(id="preview")
         yield Static(id="history-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 HOME_BINDINGS = [
     Binding("r,f5", "app.refresh", "Refresh", tooltip="Sync the profile and photo now"),
-    Binding("u", "app.update_photo", "Update photo", tooltip="Choose a new photo for the viewed user"),
+    Binding("u", "app.update_photo", "Update", tooltip="Choose a new photo for the viewed user"),
     Binding("x,delete", "app.remove_photo", "Remove", tooltip="Remove the photo (a backup is kept)"),
     Binding("h", "app.history", "History", tooltip="Backed-up photos of the viewed user; restore one"),
     Binding("s,slash", "app.search_users", "Users", tooltip="Find another user and view their photo"),
@@ -52,7 +52,7 @@ class HomeScreen(AppScreen):
                 with Vertical(id="side"):
                     yield ProfileCard(id="profile")
                     yield SyncStatus(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(PhotoView).show_message("Loading…")

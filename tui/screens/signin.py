@@ -37,7 +37,7 @@ class SignInScreen(AppScreen):
     BINDINGS = [
         Binding("enter", "check_now", "Check now", tooltip="Poll the sign-in service now"),
         Binding("n", "new_code", "New code"),
-        Binding("p", "paste_back", "Paste-back sign-in", tooltip="Sign in on any device and paste the address back"),
+        Binding("p", "paste_back", "Paste-back", tooltip="Sign in on any device and paste the address back"),
         Binding("c", "copy_code", "Copy code"),
         Binding("escape", "cancel", "Cancel"),
     ]
@@ -69,7 +69,7 @@ class SignInScreen(AppScreen):
                 yield Static("2. Paste the address the browser ends on (http://localhost/?code=…):", classes="step")
                 yield Input(placeholder="http://localhost/?code=…", id="pasteback-input", password=False)
             yield Static(id="signin-state")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(1, self._tick)

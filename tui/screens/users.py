@@ -47,11 +47,17 @@ class UsersScreen(AppScreen):
             yield Input(placeholder="Type a few letters of a name or address…", id="users-query")
             yield OptionList(id="users-results")
             yield Static(id="users-state")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
         self._state("Type to search; Enter on a result views that person's photo.")
+
+    def on_screen_resume(self) -> None:
+        """Back from the consent sign-in that a search needed: run that search again."""
+        if self.query_text and not self.profiles:
+            self._state("Searching…")
+            self.search(self.query_text)
 
     @on(Input.Changed, "#users-query")
     def _changed(self, event: Input.Changed) -> None:
