@@ -39,3 +39,5 @@ def emulator(tmp_path: Path):  # -> Iterator[tui.emulator.Emulator]
 
     with Emulator(state_dir=tmp_path / "emulator", device_interval=1) as emu:
         yield emu
+    crashes = [f"{r['method']} {r['path']}: {r['error']}" for r in emu.request_log() if "error" in r]
+    assert not crashes, f"the emulator failed internally (a bug in tui/emulator): {crashes}"

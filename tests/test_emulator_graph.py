@@ -359,3 +359,17 @@ def test_decompression_bomb_is_refused_quickly(emulator: Emulator, graph: httpx.
     bomb = (samples / "bad" / "decompression_bomb.gif").read_bytes()
     resp = graph.put("/me/photo/$value", content=bomb, headers={**bearer(token), "Content-Type": "image/gif"})
     assert resp.status_code == 500 and error_of(resp)["code"] == "ErrorInternalServerError"
+
+
+def test_malformed_requests_get_answers_not_crashes(emulator: Emulator, graph: httpx.Client) -> None:
+    import socket
+
+    for raw in (b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", b"Content-Length: -5\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", emulator.port)) as plain:
+            conn = emulator.ssl_context().wrap_socket(plain, server_hostname="127.0.0.1")
+            conn.sendall(b"PUT /v1.0/me/photo/$value HTTP/1.1\r\nHost: 127.0.0.1\r\n" + raw)
+            assert conn.recv(64).startswith(b"HTTP/1.1 400 ")
+    claims = jwt.decode(emulator.issue_token(), options={"verify_signature": False})
+    odd = jwt.encode({**claims, "scp": 5}, emulator.keys.signing_key, algorithm="RS256")
+    assert graph.get("/me", headers=bearer(odd)).status_code == 401
+    assert not [r for r in emulator.request_log() if "error" in r]

@@ -104,12 +104,15 @@ def authenticate(emu: Emulator, req: Request) -> Caller | Response:
         return _unauthorized(emu, req, "IDX14100: JWT is not well formed.")
     except jwt.PyJWTError:
         return _unauthorized(emu, req, "Access token validation failure.")
-    if claims.get("idtyp") == "app" or "scp" not in claims:
-        return Caller(None, claims.get("appid", ""), frozenset(claims.get("roles", [])))
-    user = emu.tenant.find(claims["oid"])
+    scp, roles, oid = claims.get("scp"), claims.get("roles", []), claims.get("oid")
+    if not (isinstance(oid, str) and isinstance(roles, list) and isinstance(scp, (str, type(None)))):
+        return _unauthorized(emu, req, "Access token validation failure.")
+    if claims.get("idtyp") == "app" or scp is None:
+        return Caller(None, str(claims.get("appid", "")), frozenset(map(str, roles)))
+    user = emu.tenant.find(oid)
     if user is None:
         return _unauthorized(emu, req, "Access token validation failure. The user no longer exists.")
-    return Caller(user, claims.get("appid", ""), frozenset(claims.get("scp", "").split()))
+    return Caller(user, str(claims.get("appid", "")), frozenset(scp.split()))
 
 
 def _allowed(caller: Caller, own: set[str], others: set[str], app: set[str], is_self: bool) -> bool:

@@ -158,10 +158,13 @@ def _delegated_tokens(
         asked = [f"{emu.base_url}/{s}" for s in shorts]
     refresh = "1.AQ" + secrets.token_urlsafe(48)
     with emu.tenant.lock:
+        now = time.time()
+        for key in [k for k, grant in emu.tenant.refresh_tokens.items() if grant["expires_at"] < now]:
+            del emu.tenant.refresh_tokens[key]
         emu.tenant.refresh_tokens[hashlib.sha256(refresh.encode()).hexdigest()] = {
             "user_id": user["id"],
             "client_id": client_id,
-            "expires_at": time.time() + 90 * 86400,
+            "expires_at": now + 90 * 86400,
         }
         emu.tenant.save()
     lifetime = emu.token_lifetime

@@ -101,7 +101,10 @@ class Handler(BaseHTTPRequestHandler):
         raise _Reset
 
     def _read_body(self) -> bytes | None:
-        """The request body (``None`` when it is too large to read); chunked bodies are de-chunked."""
+        """The request body (``None`` when it is too large to read); chunked bodies are de-chunked.
+
+        Raises ValueError for a malformed Content-Length or chunk size.
+        """
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             parts, total = [], 0
             while True:
@@ -116,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
                 if total <= BODY_CAP:
                     parts.append(data)
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
         if length > BODY_CAP:
             return None
         return self.rfile.read(length) if length else b""
@@ -183,7 +188,12 @@ class Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "reset_upload":
                 self.rfile.read(min(int(self.headers.get("Content-Length") or 0) // 2, 64 * 1024))  # part of it
                 self._reset()
-            body = self._read_body()
+            try:
+                body: bytes | None = self._read_body()
+            except ValueError:
+                self.close_connection = True
+                bad = html_page(400, "Bad Request", "<p>Invalid request body framing.</p>")
+                return self._send(req, bad, None, record)
             if body is None:
                 self.close_connection = True
                 resp = graph_error(req, 413, "RequestEntityTooLarge", "Maximum request length exceeded.")
