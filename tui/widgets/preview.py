@@ -144,10 +144,12 @@ class PreviewPanel(Vertical):
         self.view.set_source(source)
 
     def busy(self, text: str = "Preparing preview…") -> None:
-        self.query_one("#preview-info", Static).update(text)
+        info = self.query_one("#preview-info", Static)
+        info.remove_class("-error")
+        info.update(text)
 
     def show_result(self, prepared: Prepared) -> None:
-        self.view.show_photo(prepared.data)
+        self.view.show_photo(prepared.data)  # the encoded bytes, so low-quality artefacts show as they will
         crop, src = prepared.crop, prepared.source
         size = human_size(len(prepared.data))
         lines = [
