@@ -79,3 +79,20 @@ async def test_paste_back_sign_in(emu: Emulator) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, HomeScreen) and synced(app)())
         assert emu.user(emu.member_upn)["displayName"] in screen_text(app)
+
+
+async def test_revoked_sign_in_asks_to_sign_in_again_and_says_why(emu: Emulator) -> None:
+    emu.set_token_lifetime(1)  # every request needs a silent refresh
+    test_home.sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        emu.revoke_refresh_tokens()
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.code is not None)
+        reason = app.screen.reason
+        assert reason and reason[:40] in " ".join(screen_text(app).split())  # why a new sign-in is needed
+        assert app.home.query_one("#profile").profile is not None  # the last synced data stays underneath
+        emu.approve(app.screen.code.user_code)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and synced(app)())
