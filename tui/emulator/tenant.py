@@ -1,7 +1,8 @@
 """The demo tenant: users, app registrations, photos and refresh tokens, persisted in the state directory.
 
 The seed makes every id deterministic, so two fresh emulators with the same seed hold the same tenant (handy for
-snapshots). Photos live as files beside ``tenant.json``; everything is written atomically after each change.
+snapshots). Uploaded photos live as files in ``photos/`` beside ``tenant.json`` (the seeded ones are read from the
+package's ``assets/``); everything is written atomically after each change.
 """
 
 from __future__ import annotations
