@@ -8,7 +8,6 @@ setting is one :class:`Option` row, and the flag, the environment variable and t
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -19,11 +18,6 @@ from urllib.parse import urlsplit
 
 from tui import APP_NAME
 from tui.core.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -89,6 +83,8 @@ def _cloud(value: Any) -> str:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only http:// URLs get here
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -256,6 +252,10 @@ def load_settings(
     path = config_file or config_file_path(env)
     file_values: dict[str, Any] = {}
     if path.is_file():
+        if sys.version_info >= (3, 11):  # imported here: most runs have no config file
+            import tomllib
+        else:  # pragma: no cover - exercised on 3.10 only
+            import tomli as tomllib
         try:
             file_values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
