@@ -373,3 +373,25 @@ def test_malformed_requests_get_answers_not_crashes(emulator: Emulator, graph: h
     odd = jwt.encode({**claims, "scp": 5}, emulator.keys.signing_key, algorithm="RS256")
     assert graph.get("/me", headers=bearer(odd)).status_code == 401
     assert not [r for r in emulator.request_log() if "error" in r]
+
+
+def test_upload_cut_short_by_the_client_changes_nothing(emulator: Emulator, samples: Path) -> None:
+    import socket
+
+    before = emulator.photo(emulator.member_upn)
+    token = emulator.issue_token(emulator.member_upn, ("User.ReadWrite",))
+    half = (samples / "photos" / "hopper.png").read_bytes()
+    with socket.create_connection(("127.0.0.1", emulator.port)) as plain:
+        conn = emulator.ssl_context().wrap_socket(plain, server_hostname="127.0.0.1")
+        conn.sendall(
+            b"PUT /v1.0/me/photo/$value HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(half) * 2}\r\n\r\n".encode()
+            + half
+        )
+        conn.close()
+    deadline = __import__("time").monotonic() + 5
+    while not any(r["method"] == "PUT" for r in emulator.request_log()):
+        assert __import__("time").monotonic() < deadline
+    assert emulator.photo(emulator.member_upn) == before
+    put = [r for r in emulator.request_log() if r["method"] == "PUT"]
+    assert put[-1]["status"] == 0 and "error" not in put[-1]

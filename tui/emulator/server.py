@@ -123,7 +123,11 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("negative Content-Length")
         if length > BODY_CAP:
             return None
-        return self.rfile.read(length) if length else b""
+        data = self.rfile.read(length) if length else b""
+        if len(data) < length:  # the client went away mid-body: a real server drops it, never half-applies it
+            self.close_connection = True
+            raise _Reset
+        return data
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self._logged:
