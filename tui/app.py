@@ -11,6 +11,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
@@ -76,10 +77,9 @@ class GraphPhotoApp(App[int]):
         self.settings = settings
         self.clock = clock
         self.resync_throttle = resync_throttle
-        self._auth = auth
-        self._store = store
-        self._history = history
-        self._audit = audit
+        for name, service in (("auth", auth), ("store", store), ("history", history), ("audit", audit)):
+            if service is not None:
+                self.__dict__[name] = service  # pre-fills the cached_property
         self.account: Account | None = None
         self.graph: GraphClient | None = None
         self.syncer: Syncer | None = None
@@ -93,39 +93,31 @@ class GraphPhotoApp(App[int]):
         self._signing_in = False
         self._start_requested = False
 
-    # --- services ---------------------------------------------------------------------------------------
+    # --- services: built on first use (tests and the screenshot script may pass their own) ---------------
 
-    @property
+    @cached_property
     def auth(self) -> Authenticator:
-        if self._auth is None:
-            from tui.core.auth import Authenticator
+        from tui.core.auth import Authenticator
 
-            self._auth = Authenticator(self.settings)
-        return self._auth
+        return Authenticator(self.settings)
 
-    @property
+    @cached_property
     def store(self) -> Store:
-        if self._store is None:
-            from tui.core.store import Store
+        from tui.core.store import Store
 
-            self._store = Store()
-        return self._store
+        return Store()
 
-    @property
+    @cached_property
     def history(self) -> History:
-        if self._history is None:
-            from tui.core.history import History
+        from tui.core.history import History
 
-            self._history = History()
-        return self._history
+        return History()
 
-    @property
+    @cached_property
     def audit(self) -> AuditLog:
-        if self._audit is None:
-            from tui.core.history import AuditLog
+        from tui.core.history import AuditLog
 
-            self._audit = AuditLog()
-        return self._audit
+        return AuditLog()
 
     def require_graph(self) -> GraphClient:
         if self.graph is None:
@@ -134,15 +126,13 @@ class GraphPhotoApp(App[int]):
 
     @property
     def home(self) -> HomeScreen:
-        screen = self.get_default_screen_instance()
+        """The profile screen: always at the bottom of the stack."""
+        screen = self.screen_stack[0]
         assert isinstance(screen, HomeScreen)
         return screen
 
     def get_default_screen(self) -> Screen[Any]:
         return HomeScreen()
-
-    def get_default_screen_instance(self) -> Screen[Any]:
-        return self.screen_stack[0]
 
     # --- start and sign-in ------------------------------------------------------------------------------
 
@@ -183,7 +173,6 @@ class GraphPhotoApp(App[int]):
             self.sign_in()
             return
         if snapshot is not None:
-            self.snapshot = snapshot
             self._show(snapshot)
             self.home.status.synced(snapshot.synced_at)
         else:
@@ -228,7 +217,7 @@ class GraphPhotoApp(App[int]):
         self._update_header()
 
     def _on_retry(self, seconds: float, why: str) -> None:
-        what = {"throttled": "Graph is throttling requests", "network": "the network failed"}.get(why, "Graph is busy")
+        what = {"throttled": "Graph is throttling requests", "network": "The network failed"}.get(why, "Graph is busy")
         self.notify(f"{what}; retrying in {seconds:.0f} s…", severity="warning", timeout=max(2.0, seconds))
 
     async def on_unmount(self) -> None:
