@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -191,23 +192,14 @@ def test_bad_crop_is_a_usage_error(samples: Path, bad: str) -> None:
     assert result.returncode == 2 and "crop" in one_line(result)
 
 
-README_SCRIPT = r"""
-set -u
-dir=${1:-photos}
-failed=0
-for file in "$dir"/*.jpg; do
-  upn=$(basename "$file" .jpg)
-  if graphphoto-tui set "$file" --user "$upn" >/dev/null; then
-    echo "updated $upn"
-  else
-    status=$?
-    echo "FAILED  $upn (exit $status)" >&2
-    [ "$status" -eq 3 ] && exit 3  # sign-in needed: no point trying the others
-    failed=$((failed + 1))
-  fi
-done
-[ "$failed" -eq 0 ]
-"""
+def _readme_script() -> str:
+    """The bulk-update script exactly as README.md shows it, so the documentation cannot drift from what works."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+    return next(block for block in blocks if 'graphphoto-tui set "$file"' in block)
+
+
+README_SCRIPT = _readme_script()
 
 
 def test_readme_script_updates_several_users_from_a_folder(emulator: Emulator, samples: Path, tmp_path: Path) -> None:
