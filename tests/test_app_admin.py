@@ -109,3 +109,21 @@ async def test_search_without_admin_consent_asks_for_it(emu: Emulator) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, UsersScreen))  # back where the user was
         await until(pilot, lambda: len(app.screen.profiles) > 0)  # and the search ran again, now allowed
+
+
+async def test_user_search_pages_on_reaching_the_end(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, UsersScreen)
+        await pilot.press(*"contoso")
+        await until(pilot, lambda: len(screen.profiles) == 25 and screen.next_url is not None)
+        first_page = [p.id for p in screen.profiles]
+        await pilot.press("down", "end")  # into the results, then to the last one: the next page loads
+        await until(pilot, lambda: len(screen.profiles) > 25)
+        assert [p.id for p in screen.profiles[:25]] == first_page
+        assert len({p.id for p in screen.profiles}) == len(screen.profiles)  # no duplicates across pages
+        assert "found" in str(screen.query_one("#users-state").render())
