@@ -9,6 +9,7 @@ from tui.core.photos import Target
 from tui.emulator import Emulator
 from tui.screens.help import HelpScreen
 from tui.screens.home import HOME_BINDINGS, HomeScreen
+from tui.screens.signin import SignInScreen
 
 emu = test_home.emu
 
@@ -63,3 +64,18 @@ async def test_user_flag_opens_on_that_user(emu: Emulator) -> None:
         assert app.target is not None and not app.target.is_me and app.target.id == member["id"]
         assert f"viewing {member['displayName']}" in app.sub_title
         assert f"Viewing {member['displayName']}" in screen_text(app)
+
+
+async def test_sign_out_forgets_tokens_and_cached_profiles(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        key = app.account_key
+        assert app.store.load(key) is not None
+        sign_out = next(c for c in app.get_system_commands(app.screen) if c.title == "Sign out")
+        sign_out.callback()
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.code is not None)
+        assert app.auth.account() is None
+        assert app.store.load(key) is None
+        assert app.sub_title == "not signed in"

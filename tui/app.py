@@ -449,11 +449,17 @@ class GraphPhotoApp(App[int]):
         self.run_worker(self._logout, thread=True, group="start", exit_on_error=False, name="logout")
 
     def _logout(self) -> None:
+        """Forget the account here: its tokens and its cached profiles and photos (backups are kept)."""
         self.auth.logout()
+        if self.account_key:
+            self.store.forget(self.account_key)
         self.call_from_thread(self._logged_out)
 
     def _logged_out(self) -> None:
-        self.account, self.syncer, self.photos, self.snapshot = None, None, None, None
+        from tui.core.photos import Target
+
+        self.account, self.syncer, self.photos, self.snapshot, self.account_key = None, None, None, None, ""
+        self.target = Target.me()
         self.home.show(None, None, hint="Signed out")
         self.home.status.state = "idle"
         self._update_header()
