@@ -35,10 +35,10 @@ class SignInScreen(AppScreen):
     """Dismisses with the signed-in :class:`~tui.core.auth.Account`, or None if the user backs out."""
 
     BINDINGS = [
-        Binding("enter", "check_now", "Check now", tooltip="Poll the sign-in service now"),
+        Binding("enter", "check_now", "Check", tooltip="Poll the sign-in service now"),
         Binding("n", "new_code", "New code"),
         Binding("p", "paste_back", "Paste-back", tooltip="Sign in on any device and paste the address back"),
-        Binding("c", "copy_code", "Copy code"),
+        Binding("c", "copy_code", "Copy"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -159,7 +159,11 @@ class SignInScreen(AppScreen):
     def _show_paste_back(self, url: str) -> None:
         self.query_one("#pasteback-url", Static).update(Text(clean(url), overflow="fold"))
         self.query_one("#pasteback-input", Input).focus()
-        self._state("Waiting for the pasted address (Enter to send, Escape to cancel)…")
+        self.app.copy_to_clipboard(url)  # long and wrapped on screen: offer it whole (OSC 52 terminals)
+        self._state(
+            "Waiting for the pasted address (Enter to send, Escape to cancel). The sign-in address was also "
+            "copied to the clipboard if your terminal allows it."
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "pasteback-input" and event.value.strip():
