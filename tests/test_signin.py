@@ -96,3 +96,16 @@ async def test_revoked_sign_in_asks_to_sign_in_again_and_says_why(emu: Emulator)
         emu.approve(app.screen.code.user_code)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, HomeScreen) and synced(app)())
+
+
+async def test_expired_code_says_so_and_offers_a_new_one(emu: Emulator) -> None:
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.code is not None)
+        emu.expire_device_codes()
+        await pilot.press("enter")
+        state = app.screen.query_one("#signin-state")
+        await until(pilot, lambda: "Press n for a new code" in str(state.render()))
+        assert "expired" in str(state.render())
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen.code is not None and "Waiting" in str(state.render()))

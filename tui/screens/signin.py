@@ -101,9 +101,6 @@ class SignInScreen(AppScreen):
                     if not worker.is_cancelled:
                         self.app.call_from_thread(self.dismiss, account)
                     return
-                if self.gp.clock() >= code.expires_at:
-                    self.app.call_from_thread(self._failed, "The code expired before anyone signed in.")
-                    return
                 wake.wait(max(1, code.interval))
                 wake.clear()
         except GraphPhotoError as exc:
