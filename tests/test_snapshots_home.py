@@ -48,3 +48,18 @@ def test_signin_snapshot(snap_compare: Any, emu: Emulator, size: tuple[int, int]
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+def test_home_snapshot_no_color(snap_compare: Any, emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NO_COLOR the photo is drawn in grey levels (characters), not dropped."""
+    sign_in(emu, admin=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(emu, clock=lambda: NOW)
+    assert app.no_color
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await until(pilot, synced(app))
+        app.home.status.synced(NOW)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
