@@ -131,6 +131,7 @@ async def test_offline_start_shows_cached_profile(emu: Emulator) -> None:
     async with second.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: second.snapshot is not None)  # cached data drawn before any network answer
         assert name in screen_text(second)
+        assert emu.admin_upn in screen_text(second).splitlines()[0]  # the header names the account at once
         await until(pilot, lambda: second.home.status.state == "offline")
         assert "offline — showing last synced data" in screen_text(second)
         assert second.home.query_one(PhotoView).state == "photo"

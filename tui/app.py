@@ -168,6 +168,7 @@ class GraphPhotoApp(App[int]):
 
     def _started(self, account: Account | None, target: Target, snapshot: Snapshot | None) -> None:
         self.target, self.account = target, account
+        self._update_header()
         if account is None:
             self.home.show(None, None, hint="Not signed in")
             self.sign_in()
@@ -343,7 +344,7 @@ class GraphPhotoApp(App[int]):
                 parts.append(f"tenant {clean(self.account.tenant_id or self.settings.tenant)}")
         if self.target is not None and not self.target.is_me:
             parts.append(f"viewing {clean(self.target.display_name or self.target.upn or self.target.id or '?')}")
-        self.sub_title = " · ".join(parts) if parts else "not signed in"
+        self.sub_title = " · ".join(parts) if parts else ("not signed in" if self.target else "loading…")
 
     # --- actions (bound on the home screen, all in the command palette) ---------------------------------
 
