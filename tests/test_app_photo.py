@@ -86,3 +86,14 @@ async def test_no_color_draws_grey_levels(samples: Path, monkeypatch: pytest.Mon
         text = "".join(_text(view))
         assert "▄" not in text
         assert len(set(text) - {" "}) >= 5  # several grey levels, not a flat block
+
+
+def test_downscale_averages_instead_of_picking_pixels() -> None:
+    """A fine checkerboard must come out mid-grey (filtered), not as black and white specks (nearest neighbour)."""
+    from PIL import Image
+
+    board = Image.new("L", (512, 512))
+    board.putdata([255 * ((x + y) % 2) for y in range(512) for x in range(512)])
+    strips = photo_strips(board.convert("RGB"), 40, 20)
+    levels = {c for s in strips for seg in s if seg.text == "▄" for c in (seg.style.color.triplet.red,)}
+    assert levels and all(90 <= v <= 165 for v in levels), sorted(levels)
