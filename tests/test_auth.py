@@ -31,7 +31,7 @@ from tui.core.auth import (
     install_sighup_save,
 )
 from tui.core.config import Settings, load_settings
-from tui.core.errors import AuthError, CancelledError
+from tui.core.errors import AuthError, CancelledError, NetworkError
 from tui.core.graph import GraphClient
 from tui.emulator import Emulator
 
@@ -267,7 +267,7 @@ def test_untrusted_certificate_and_unreachable_service(emu: Emulator) -> None:
     with pytest.raises(AuthError, match="does not trust: pass --ca-bundle"):
         Authenticator(untrusted).start_device_code(OWN_SCOPES)
     down = settings_for(emu, authority="https://127.0.0.1:9/tenant")
-    with pytest.raises(AuthError, match=r"cannot reach the sign-in service 127\.0\.0\.1:9"):
+    with pytest.raises(NetworkError, match=r"cannot reach the sign-in service 127\.0\.0\.1:9"):
         Authenticator(down).start_device_code(OWN_SCOPES)
 
 

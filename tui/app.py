@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from tui import APP_NAME
 from tui.core.config import Settings
-from tui.core.errors import AuthError, GraphError, GraphPhotoError
+from tui.core.errors import AuthError, GraphPhotoError, NetworkError
 from tui.screens import sentence
 from tui.screens.home import HomeScreen
 from tui.widgets.photo import clean
@@ -42,13 +42,6 @@ ADMIN_WHY = (
     "ProfilePhoto.ReadWrite.All (and a User, People or Global Administrator role): sign in again to grant them."
 )
 PROPAGATION = "Other Microsoft 365 apps may take hours (Teams up to a day) to show the change."
-
-
-def is_offline(exc: BaseException) -> bool:
-    """Graph or the sign-in service could not be reached at all (as opposed to answering with an error)."""
-    if isinstance(exc, GraphError):
-        return exc.status is None and str(exc).startswith("cannot reach")
-    return isinstance(exc, AuthError) and str(exc).startswith("cannot reach")
 
 
 class GraphPhotoApp(App[int]):
@@ -292,14 +285,14 @@ class GraphPhotoApp(App[int]):
 
         if group == "sync":
             last = self.snapshot.synced_at if self.snapshot else None
-            if is_offline(exc):
+            if isinstance(exc, NetworkError):
                 self.home.status.offline(last)
             else:
                 self.home.status.failed(last, str(exc))
         if isinstance(exc, ConsentRequired):  # the sign-in screen says why; no toast on top of it
             self.sign_in(exc.scopes, ADMIN_WHY)
             return
-        if is_offline(exc):
+        if isinstance(exc, NetworkError):
             self.notify(f"Offline: {sentence(str(exc))}", severity="warning", markup=False, timeout=6)
             return
         if isinstance(exc, AuthError):
@@ -468,6 +461,8 @@ class GraphPhotoApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if not isinstance(screen, HomeScreen):
+            return  # home's actions act on the viewed user: never from over another screen (e.g. mid-upload)
         yield SystemCommand("Refresh", "Sync the profile and photo now (r)", self.action_refresh)
         yield SystemCommand("Update photo", "Choose a new photo for the viewed user (u)", self.action_update_photo)
         yield SystemCommand("Remove photo", "Remove the photo, backed up first (x)", self.action_remove_photo)
@@ -485,6 +480,9 @@ def build_app(settings: Settings, **overrides: Any) -> GraphPhotoApp:
 
 def run_app(settings: Settings) -> int:
     """Run the app until it quits; with ``--demo``, against an in-process emulator that stops with it."""
+    from tui.core.auth import install_sighup_save
+
+    install_sighup_save()  # an SSH link dropping sends SIGHUP, which skips atexit: save the token cache first
     emulator = None
     if settings.demo:
         from tui.emulator.demo import start_demo

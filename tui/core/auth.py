@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tui.core.config import private_subdir, state_dir
-from tui.core.errors import AuthError, CancelledError, ConfigError
+from tui.core.errors import AuthError, CancelledError, ConfigError, NetworkError
 from tui.core.net import sync_client
 
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ class Authenticator:
                     f"the sign-in service {host} presented a certificate this machine does not trust: "
                     "pass --ca-bundle for a private CA"
                 ) from None
-            raise AuthError(f"cannot reach the sign-in service {host}: {type(exc).__name__}") from None
+            raise NetworkError(f"cannot reach the sign-in service {host}: {type(exc).__name__}") from None
         except ValueError as exc:
             text = str(exc)
             if "OIDC Discovery" in text or "authority configuration" in text:

@@ -262,9 +262,7 @@ def load_settings(
             raise ConfigError("config file", str(path), str(path), f"cannot be read: {exc}") from None
         unknown = sorted(set(file_values) - set(OPTION_BY_NAME) - {"demo"})
         if unknown:
-            raise ConfigError(
-                "setting", unknown[0], str(path), f"unknown; known settings: {', '.join(OPTION_BY_NAME)}"
-            )
+            raise ConfigError("setting", unknown[0], str(path), f"unknown; known settings: {', '.join(OPTION_BY_NAME)}")
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}

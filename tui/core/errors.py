@@ -87,5 +87,13 @@ class GraphError(GraphPhotoError):
         self.request_id = request_id
 
 
+class NetworkError(GraphError):
+    """No answer at all from Graph or the sign-in service (DNS, refused, reset, timeout after retries).
+
+    Its own class because the app treats it differently from an answered error: it keeps showing the last
+    synced data and says it is offline, rather than asking to sign in again.
+    """
+
+
 class CancelledError(GraphPhotoError):
     exit_code = EXIT_CANCELLED

@@ -14,9 +14,8 @@ import random
 import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -30,7 +29,9 @@ from tui.core.errors import (
     GraphError,
     GraphPhotoError,
     ImageError,
+    NetworkError,
 )
+from tui.core.models import PhotoMeta, PhotoStatus, Profile, UserPage, same_etag
 from tui.core.net import event_hooks, verify_for
 
 if TYPE_CHECKING:
@@ -83,74 +84,6 @@ class SignInRejected(GraphError):
     """Graph refused the token even after a refresh: a new sign-in is needed."""
 
     exit_code = EXIT_SIGN_IN
-
-
-@dataclass(frozen=True)
-class Profile:
-    id: str | None
-    display_name: str | None
-    job_title: str | None
-    mail: str | None
-    user_principal_name: str | None
-    given_name: str | None
-    surname: str | None
-    mobile_phone: str | None
-    business_phones: tuple[str, ...]
-    office_location: str | None
-    user_type: str | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Profile:
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return str(value) if value not in (None, "") else None
-
-        phones = data.get("businessPhones") or ()
-        return cls(
-            id=text("id"),
-            display_name=text("displayName"),
-            job_title=text("jobTitle"),
-            mail=text("mail"),
-            user_principal_name=text("userPrincipalName"),
-            given_name=text("givenName"),
-            surname=text("surname"),
-            mobile_phone=text("mobilePhone"),
-            business_phones=tuple(str(p) for p in phones if p) if isinstance(phones, list) else (),
-            office_location=text("officeLocation"),
-            user_type=text("userType"),
-        )
-
-
-@dataclass(frozen=True)
-class PhotoMeta:
-    etag: str | None
-    width: int | None
-    height: int | None
-    content_type: str | None
-
-
-@dataclass(frozen=True)
-class PhotoStatus:
-    """What the photo slot holds. "none" and "unavailable" are states to show, not errors."""
-
-    state: Literal["photo", "none", "unavailable"]
-    meta: PhotoMeta | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class UserPage:
-    users: tuple[Profile, ...]
-    next_url: str | None
-
-
-def same_etag(a: str | None, b: str | None) -> bool:
-    """ETags compare without weak markers and quotes: metadata and ``$value`` spell them differently."""
-
-    def norm(tag: str | None) -> str:
-        return (tag or "").strip().removeprefix("W/").strip('"')
-
-    return bool(norm(a)) and norm(a) == norm(b)
 
 
 # --- error mapping ------------------------------------------------------------------------------------
@@ -385,7 +318,7 @@ class GraphClient:
             except httpx.TransportError as exc:
                 if not idempotent or attempt >= MAX_ATTEMPTS:
                     host = urlsplit(self.base).netloc
-                    raise GraphError(f"cannot reach Microsoft Graph at {host} ({type(exc).__name__})") from None
+                    raise NetworkError(f"cannot reach Microsoft Graph at {host} ({type(exc).__name__})") from None
                 delay = _backoff(attempt, self.backoff)
                 self._notify(delay, "network")
                 await asyncio.sleep(delay)

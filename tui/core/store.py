@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.core.config import cache_dir
-from tui.core.graph import PhotoMeta, PhotoStatus, Profile
+from tui.core.models import PhotoMeta, PhotoStatus, Profile
 
 if TYPE_CHECKING:
     from tui.core.auth import Account

@@ -12,7 +12,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from tui.core.graph import same_etag
+from tui.core.models import same_etag
 from tui.core.store import Snapshot, Store, user_key
 
 if TYPE_CHECKING:
