@@ -120,6 +120,24 @@ def test_declined_expired_and_cancelled_codes_each_say_so(emu: Emulator) -> None
     assert auth.account() is None
 
 
+def test_conditional_access_block_names_the_fallbacks_and_paste_back_works(emu: Emulator) -> None:
+    auth = Authenticator(settings_for(emu))
+    emu.set_device_code_blocked()
+    try:
+        code = auth.start_device_code(OWN_SCOPES)
+        emu.approve(code.user_code, emu.member_upn)
+        with pytest.raises(ConditionalAccessBlocked) as info:
+            wait_poll(auth, code)
+        text = str(info.value)
+        assert "Conditional Access" in text and "--paste-back" in text and "--app-only" in text
+        assert "\n" not in text and "Trace ID" not in text
+        assert auth.account() is None
+        account = auth.finish_paste_back(emu.authorize(auth.start_paste_back(OWN_SCOPES), emu.member_upn))
+        assert account.username == emu.member_upn
+    finally:
+        emu.set_device_code_blocked(False)
+
+
 def test_paste_back_sign_in_and_bad_pastes(emu: Emulator) -> None:
     auth = Authenticator(settings_for(emu))
     with pytest.raises(AuthError, match="no paste-back"):

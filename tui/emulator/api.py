@@ -43,6 +43,7 @@ class Emulator:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.requested_port = port
         self.approve_after = approve_after
+        self.block_device_code = False  # a Conditional Access policy against the device-code flow
         self.device_interval = device_interval
         self.device_code_lifetime = device_code_lifetime
         self.token_lifetime = token_lifetime
@@ -358,6 +359,11 @@ class Emulator:
             with Image.open(BytesIO(data)) as img:
                 photo = Photo(data, new_etag(), img.width, img.height)
         self.tenant.store_photo(uid, photo)
+
+    def set_device_code_blocked(self, blocked: bool = True) -> None:
+        """A Conditional Access policy that blocks the device-code flow, as many tenants now have: the code is
+        shown and approved, then redeeming it fails with AADSTS53003. Paste-back and app-only still work."""
+        self.block_device_code = blocked
 
     def set_photo_updates_allowed(self, allowed: bool) -> None:
         """The tenant's photoUpdateSettings: when off, every photo change is refused with 403."""

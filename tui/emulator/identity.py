@@ -322,6 +322,14 @@ def _redeem_device_code(emu: Emulator, form: dict[str, str]) -> Response:
             )
         code.state = "redeemed"
         user = emu.tenant.require(code.upn or emu.admin_upn)
+    if emu.block_device_code:
+        return oauth_error(
+            400,
+            "invalid_grant",
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+            suberror="message_only",
+        )
     return _delegated_tokens(emu, user, code.client_id, code.scopes)
 
 
