@@ -136,8 +136,8 @@ async def update_progress(app: Any, pilot: Any, emu: Any) -> None:
 
 async def take(item: Shot) -> Path:
     with tempfile.TemporaryDirectory(prefix="graphphoto-shots-") as tmp:
-        os.environ["GRAPHPHOTO_HOME"] = tmp
-        os.environ["GRAPHPHOTO_CONFIG"] = str(Path(tmp) / "none.toml")
+        os.environ["GRAPHPHOTO_HOME"] = tmp  # config, cache and state: nothing of the user's leaks into a shot
+        os.environ.pop("GRAPHPHOTO_CONFIG", None)
         from tui.app import build_app
         from tui.core.config import load_settings
         from tui.emulator import Emulator

@@ -1,21 +1,32 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+#: The project's real sample photos (see their SOURCES.md): shared/ beside the clone, or GRAPHPHOTO_SAMPLES.
+SAMPLES = Path(os.environ.get("GRAPHPHOTO_SAMPLES") or ROOT.parent / "shared" / "samples")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Many tests use the real sample photos: without them, say so once instead of failing a hundred times."""
+    if not (SAMPLES / "photos").is_dir():
+        pytest.exit(
+            f"the sample images are not at {SAMPLES}: put the project's shared/ folder beside this clone "
+            "or set GRAPHPHOTO_SAMPLES=/path/to/samples",
+            returncode=4,
+        )
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own config, cache and state directories and a clean environment."""
     home = tmp_path / "home"
-    monkeypatch.setenv("GRAPHPHOTO_HOME", str(home))
-    monkeypatch.setenv("GRAPHPHOTO_CONFIG", str(home / "config.toml"))
-    for var in list(__import__("os").environ):
-        if (var.startswith("GRAPHPHOTO_") and var not in {"GRAPHPHOTO_HOME", "GRAPHPHOTO_CONFIG"}) or (
+    monkeypatch.setenv("GRAPHPHOTO_HOME", str(home))  # config.toml, cache/ and state/ all live under it
+    for var in list(os.environ):
+        if (var.startswith("GRAPHPHOTO_") and var not in {"GRAPHPHOTO_HOME", "GRAPHPHOTO_SAMPLES"}) or (
             var.startswith("AZURE_")
         ):
             monkeypatch.delenv(var, raising=False)
@@ -24,7 +35,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def samples() -> Path:
-    assert SAMPLES.is_dir(), f"sample images expected at {SAMPLES}"
     return SAMPLES
 
 

@@ -108,3 +108,47 @@ def test_directories_are_private(isolated_home: Path) -> None:
 
     for d in (cache_dir(), state_dir()):
         assert d.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_mistyped_option_is_reported_by_its_subcommand_with_a_suggestion() -> None:
+    result = run_cli("set", "photo.jpg", "--qualty", "50")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "did you mean --quality?" in result.stderr and "'graphphoto-tui set --help'" in result.stderr
+
+
+def test_a_named_config_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    result = run_cli("history", env={"GRAPHPHOTO_CONFIG": str(tmp_path / "nope.toml")})
+    assert result.returncode == 2 and "nope.toml" in result.stderr and "GRAPHPHOTO_CONFIG" in result.stderr
+
+
+def test_home_itself_is_private(isolated_home: Path) -> None:
+    from tui.core.config import state_dir
+
+    state_dir()
+    assert isolated_home.stat().st_mode & 0o777 == 0o700
+
+
+def test_image_bytes_are_never_written_to_a_terminal(samples: Path) -> None:
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tui", "prepare", str(samples / "photos" / "hopper.png"), "-o", "-"],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode == 2 and "terminal" in result.stderr
+
+
+def test_demo_hints_name_the_demo(samples: Path) -> None:
+    """With --demo, every command a message suggests must itself carry --demo, or it would go to a real tenant."""
+    result = run_cli("--demo", "set", str(samples / "photos" / "hopper.png"), "--user", "adele@example.com")
+    assert result.returncode == 3
+    assert "`graphphoto-tui --demo login" in result.stderr

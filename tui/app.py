@@ -50,7 +50,9 @@ class GraphPhotoApp(App[int]):
     TITLE = APP_NAME
     CSS_PATH = "styles/app.tcss"
     BINDINGS = [
-        Binding("question_mark", "help", "Help", tooltip="Every key, and tips"),
+        # "?" first: the footer shows it where it works; a text box takes "?" as text, and there F1 shows instead
+        Binding("question_mark", "help", "Help", tooltip="Every key of this screen, and tips"),
+        Binding("f1", "help", "Help", key_display="F1", priority=True, tooltip="Every key of this screen, and tips"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     ENABLE_COMMAND_PALETTE = True
@@ -372,8 +374,10 @@ class GraphPhotoApp(App[int]):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()  # F1 again closes it
+        else:  # the keys of the screen (and focused widget) it is opened from, read before the help covers them
+            self.push_screen(HelpScreen.for_screen(self.screen))
 
     def action_update_photo(self) -> None:
         if self.photos is None or self.target is None:
@@ -479,24 +483,13 @@ def build_app(settings: Settings, **overrides: Any) -> GraphPhotoApp:
 
 
 def run_app(settings: Settings) -> int:
-    """Run the app until it quits; with ``--demo``, against an in-process emulator that stops with it."""
+    """Run the app until it quits (``--demo`` settings already point at the emulator the CLI started)."""
     from tui.core.auth import install_sighup_save
 
     install_sighup_save()  # an SSH link dropping sends SIGHUP, which skips atexit: save the token cache first
-    emulator = None
-    if settings.demo:
-        from tui.emulator.demo import start_demo
-
-        settings, emulator = start_demo(settings)
-    try:
-        app = build_app(settings)
-        app.run()
-        if app.return_code:
-            return app.return_code
-        return 0
-    finally:
-        if emulator is not None:
-            emulator.stop()
+    app = build_app(settings)
+    app.run()
+    return app.return_code or 0
 
 
 __all__ = ["GraphPhotoApp", "build_app", "run_app"]

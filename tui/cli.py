@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from tui import APP_NAME, __version__
-from tui.core.errors import EXIT_CANCELLED, EXIT_USAGE, GraphPhotoError
+from tui.core.errors import EXIT_CANCELLED, EXIT_USAGE, GraphPhotoError, UsageError
 
 EXIT_CODES = """\
 exit status:
@@ -197,6 +197,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; an unknown argument is reported by the subcommand it was given to, with a likely correction."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        prog = f"{APP_NAME} {args.command}" if args.command else APP_NAME
+        target = parser
+        if args.command:
+            subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            target = subs.choices[args.command]
+        import difflib
+
+        known = [opt for action in target._actions for opt in action.option_strings]
+        close = difflib.get_close_matches(extra[0].split("=", 1)[0], known, n=1) if extra[0].startswith("-") else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        parser.exit(EXIT_USAGE, f"{prog}: unrecognized arguments: {' '.join(extra)}{hint} (see '{prog} --help')\n")
+    return args
+
+
 FLAG_SETTINGS = (
     "tenant",
     "client_id",
@@ -215,7 +234,7 @@ FLAG_SETTINGS = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
         from tui.core.config import load_settings
 
@@ -223,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags["demo"] = bool(getattr(args, "demo", None))
         settings = load_settings(flags)
         with contextlib.ExitStack() as stack:
-            if settings.demo and args.command != "emulator":
+            if settings.demo and args.command not in {"emulator", "prepare"}:  # those two never sign in
                 from tui.emulator.demo import start_demo
 
                 settings, emu = start_demo(settings)
@@ -232,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from tui.app import run_app  # the only path that imports Textual
 
                 return run_app(settings)
+            if getattr(args, "output", None) == "-" and sys.stdout.isatty():
+                raise UsageError("refusing to write image bytes to a terminal: redirect stdout, or use -o FILE")
             module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")
             return int(module.run(args, settings))
     except GraphPhotoError as exc:

@@ -14,10 +14,11 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import AuditLog, History
 from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from tui.core.config import Settings
     from tui.core.graph import GraphClient
     from tui.core.imaging import Prepared
-
-ADMIN_HINT = (
-    "acting on another user needs the ProfilePhoto.ReadWrite.All permission, not granted to this sign-in; "
-    "`graphphoto-tui login --admin` grants it"
-)
 
 
 @dataclasses.dataclass
@@ -56,8 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not backup.user_id:
             raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
         settings = settings.replace(user=backup.user_id)
-    with _demo(settings) as settings:
-        return asyncio.run(_online(args, settings, prepared))
+    return asyncio.run(_online(args, settings, prepared))
 
 
 # --- local only ----------------------------------------------------------------------------------------
@@ -67,8 +62,7 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
     """Offline by design: backups are matched by UPN or object id, so no network (or sign-in) is needed."""
     names = None if args.all or not settings.user else (settings.user,)
     if names is None and not args.all:
-        with _demo(settings) as signed_in:  # --demo: the demo sign-in is who "me" is
-            names = _my_names(signed_in)
+        names = _my_names(settings)  # with --demo, settings already point at the demo sign-in
         if names is None and not args.json:
             print("nobody is signed in: showing every user's backups (pick one with --user)", file=sys.stderr)
     backups = [b for b in History().list() if names is None or any(b.matches(n) for n in names)]
@@ -130,21 +124,6 @@ def _print_json(data: Any) -> None:
 # --- online --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _demo(settings: Settings) -> Iterator[Settings]:
-    """With --demo, run against the built-in emulator for the length of the command."""
-    if not settings.demo:
-        yield settings
-        return
-    from tui.emulator.demo import start_demo
-
-    settings, emulator = start_demo(settings)
-    try:
-        yield settings
-    finally:
-        emulator.stop()
-
-
 def _is_me(who: str, account: Account | None) -> bool:
     """``--user`` naming oneself needs no admin permission, and goes to /me."""
     if account is None or account.kind == "app":
@@ -187,12 +166,15 @@ def _operator(auth: Authenticator, settings: Settings) -> Account | None:
 
 async def _ask_admin(auth: Authenticator) -> None:
     """Incremental consent: the admin scopes are asked for only once someone else is the target."""
-    from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, ConsentRequired
+    from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, ConsentRequired, login_command
 
     try:
         await asyncio.to_thread(auth.token, OWN_SCOPES + ADMIN_SCOPES)
     except ConsentRequired:
-        raise AuthError(ADMIN_HINT) from None
+        raise AuthError(
+            "acting on another user needs the ProfilePhoto.ReadWrite.All permission, not granted to this sign-in; "
+            f"`{login_command(auth.settings, '--admin')}` grants it"
+        ) from None
 
 
 @contextlib.asynccontextmanager
@@ -232,7 +214,7 @@ async def _online(args: argparse.Namespace, settings: Settings, prepared: Prepar
             assert result.backup is not None
             line = (
                 f"removed the photo of {s.target.label}; backed up as {result.backup.id} "
-                f"(`graphphoto-tui restore {result.backup.id}` puts it back)"
+                f"(`{command_hint(settings, 'restore', result.backup.id)}` puts it back)"
             )
             return _report(args, result, line)
         if args.command == "restore":

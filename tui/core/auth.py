@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from tui.core.config import private_subdir, state_dir
+from tui.core.config import command_hint, private_subdir, state_dir
 from tui.core.errors import AuthError, CancelledError, ConfigError, NetworkError
 from tui.core.net import sync_client
 
@@ -99,7 +99,7 @@ class DeviceCode:
 
 def login_command(settings: Settings, extra: str = "") -> str:
     """The exact command to sign in with these settings (the demo needs ``--demo`` to reach its emulator)."""
-    return " ".join(filter(None, ("graphphoto-tui", "--demo" if settings.demo else "", "login", extra)))
+    return command_hint(settings, "login", extra)
 
 
 def full_scopes(settings: Settings, scopes: Sequence[str]) -> list[str]:
@@ -502,7 +502,7 @@ class Authenticator:
             if known and missing:
                 raise ConsentRequired(
                     f"this needs {', '.join(missing)}, which {account.get('username')} has not granted to this app: "
-                    f"sign in again to grant it (`graphphoto-tui login --admin`)",
+                    f"sign in again to grant it (`{login_command(s, '--admin')}`)",
                     missing,
                 )
             with self._network():

@@ -165,6 +165,8 @@ def config_file_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("GRAPHPHOTO_CONFIG"):
         return Path(os.path.expanduser(env["GRAPHPHOTO_CONFIG"]))
+    if env.get("GRAPHPHOTO_HOME"):
+        return Path(env["GRAPHPHOTO_HOME"]) / "config.toml"
     from platformdirs import user_config_path
 
     return user_config_path(APP_NAME) / "config.toml"
@@ -251,6 +253,8 @@ def load_settings(
     env = os.environ if env is None else env
     path = config_file or config_file_path(env)
     file_values: dict[str, Any] = {}
+    if env.get("GRAPHPHOTO_CONFIG") and config_file is None and not path.is_file():
+        raise ConfigError("config file", str(path), "GRAPHPHOTO_CONFIG", "no such file")
     if path.is_file():
         if sys.version_info >= (3, 11):  # imported here: most runs have no config file
             import tomllib
@@ -295,6 +299,11 @@ def _pick(
     return opt.default, "default"
 
 
+def command_hint(settings: Settings, *words: str) -> str:
+    """The exact command to type next with these settings: the demo needs ``--demo`` to reach its emulator."""
+    return " ".join([APP_NAME, *(["--demo"] if settings.demo else []), *filter(None, words)])
+
+
 # --- user directories --------------------------------------------------------------------------------
 
 
@@ -310,7 +319,7 @@ def cache_dir() -> Path:
     """Synced profiles and photos (safe to delete). ``GRAPHPHOTO_HOME`` relocates every directory (tests)."""
     home = os.environ.get("GRAPHPHOTO_HOME")
     if home:
-        return _private_dir(Path(home) / "cache")
+        return _private_dir(_private_dir(Path(home)) / "cache")
     from platformdirs import user_cache_path
 
     return _private_dir(user_cache_path(APP_NAME))
@@ -320,7 +329,7 @@ def state_dir() -> Path:
     """Token caches, photo backups, the audit log and the demo emulator's state (keep)."""
     home = os.environ.get("GRAPHPHOTO_HOME")
     if home:
-        return _private_dir(Path(home) / "state")
+        return _private_dir(_private_dir(Path(home)) / "state")
     from platformdirs import user_state_path
 
     return _private_dir(user_state_path(APP_NAME))
