@@ -117,7 +117,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "photo",
         "put a backed-up photo back (newest by default)",
         "Upload a photo from the backup history (what it replaces is backed up too).\n\nexamples:\n"
-        "  graphphoto-tui restore\n  graphphoto-tui restore 20261203T101500-3f2a --user adele@contoso.com",
+        "  graphphoto-tui restore\n  graphphoto-tui restore 20261203T101500Z-3f2a",
     ),
     "history": (
         "photo",
