@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import test_home
 from test_home import make_app, screen_text, sign_in, synced, until
+from textual.widgets import Input
 
 from tui.core.photos import Target
 from tui.emulator import Emulator
 from tui.screens.help import HelpScreen
 from tui.screens.home import HOME_BINDINGS, HomeScreen
 from tui.screens.signin import SignInScreen
+from tui.screens.update import UpdateScreen
 
 emu = test_home.emu
 
@@ -81,3 +85,41 @@ async def test_sign_out_forgets_tokens_and_cached_profiles(emu: Emulator) -> Non
         assert app.auth.account() is None
         assert app.store.load(key) is None
         assert app.sub_title == "not signed in"
+
+
+async def test_help_shows_the_keys_of_the_screen_it_was_opened_from(emu: Emulator, samples: Path) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, UpdateScreen))
+        update = app.screen
+        path_input = update.query_one("#path-input", Input)
+        assert update.focused is path_input
+        await pilot.press("question_mark")  # a text box takes "?" as text...
+        assert path_input.value == "?" and app.screen is update
+        assert "F1 Help" in screen_text(app).splitlines()[-1]  # ...so the footer offers the key that works there
+        path_input.value = ""
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = screen_text(app)
+        assert "Update photo" in text and "Everywhere" in text and "Ctrl+S" in text
+        shown = {row.what for row in help_screen.rows}
+        for action in ("submit", "focus_path", "leave"):  # this screen's keys, as bound
+            assert next(b.tooltip for b in UpdateScreen.BINDINGS if b.action == action) in shown
+        assert "Complete path" in shown  # the focused box's own (footer-hidden) key
+        assert "Move cursor left" not in shown  # a text box's built-in keys are not this app's to explain
+        assert not shown & {b.tooltip for b in HOME_BINDINGS}  # never the profile screen's keys here
+        assert path_input.value == ""
+        await pilot.press("f1")  # F1 again closes it
+        await until(pilot, lambda: app.screen is update)
+
+        update.query_one("#image-tree").focus()
+        await pilot.press("question_mark")  # outside a text box "?" is help
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert {"Up a folder", "Hidden files"} <= {row.what for row in app.screen.rows}  # the tree has focus now
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is update)

@@ -78,6 +78,12 @@ def info(screen: UpdateScreen) -> str:
     return str(screen.query_one("#preview-info", Static).content)
 
 
+def settings_error(screen: UpdateScreen) -> str | None:
+    """The one-line message next to the Quality/Size inputs, or None when it is hidden."""
+    error = screen.query_one("#settings-error", Static)
+    return str(error.content) if error.display else None
+
+
 def submit_enabled(screen: UpdateScreen) -> bool:
     return not screen.query_one("#submit", Button).disabled
 
@@ -172,9 +178,36 @@ async def test_crop_keys_quality_and_size_remake_the_preview(samples: Path) -> N
         assert small is not None and (small.width, small.quality) == (240, 50)
         assert "240×240 JPEG" in info(screen) and "quality 50" in info(screen)
 
-        await pilot.press(*["backspace"] * 3, "9")  # below the minimum: the last good size stays
+        await pilot.press(*["backspace"] * 3, "9")  # below the minimum: nothing to submit until it is fixed
         await settle(pilot, screen)
-        assert screen.prepared is not None and screen.prepared.width == 240
+        assert screen.prepared is None and not submit_enabled(screen)
+        assert settings_error(screen) == "Size must be from 48 to 4096 px."
+
+
+async def test_an_out_of_range_setting_blocks_submit_until_fixed(samples: Path) -> None:
+    """Typing 900 in Quality must not leave quality 90 in force unseen: it is refused next to the inputs."""
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        assert settings_error(screen) is None
+        screen.query_one("#quality").focus()
+        await pilot.press("end", *["backspace"] * 3, *"900")
+        await settle(pilot, screen)
+        assert settings_error(screen) == "Quality must be from 1 to 95."
+        assert "\n" not in settings_error(screen)
+        assert screen.prepared is None and not submit_enabled(screen)
+        assert "quality 90" not in info(screen)  # the preview does not claim a quality that is not typed
+        assert "Quality must be from 1 to 95." in "\n".join(s.text for s in screen._compositor.render_strips())
+        await pilot.press("ctrl+s")  # the key is off too
+        await pilot.pause()
+        assert not screen.uploading and app.result == "not dismissed"
+        await pilot.press("backspace")  # 90: valid again, and that is what the preview shows and Submit sends
+        await settle(pilot, screen)
+        assert settings_error(screen) is None
+        assert screen.prepared is not None and screen.prepared.quality == 90 and submit_enabled(screen)
+        assert "quality 90" in info(screen)
 
 
 async def test_escape_before_uploading_goes_back_without_sending(samples: Path) -> None:

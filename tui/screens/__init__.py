@@ -3,7 +3,7 @@ app's single handler (:meth:`tui.app.GraphPhotoApp.report_worker`): errors reach
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
@@ -22,6 +22,8 @@ def sentence(text: str) -> str:
 
 
 class _Reports:
+    HELP_TITLE: ClassVar[str] = ""  # how the help (F1) names the screen
+
     @property
     def gp(self) -> GraphPhotoApp:
         """The app, typed: screens reach the shared services (graph, store, photos) through it."""

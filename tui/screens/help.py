@@ -1,19 +1,25 @@
-"""``?``: every key that works, taken from the bindings themselves so the help can never drift from the code."""
+"""F1 / ``?``: the keys of the screen it was opened from, read from that screen's live bindings (and those of its
+focused widget) at the moment of opening, so the help can never drift from the code or show another screen's keys.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.screens import AppModal
-from tui.screens.home import HOME_BINDINGS
+from tui.widgets.photo import GREY_RAMP
 
 GENERAL = (
-    ("?", "This help"),
+    ("F1 / ?", "This help (in a text box only F1: there ? types a ?)"),
     ("Ctrl+P", "Command palette: every action by name"),
     ("Tab / Shift+Tab", "Move between fields and buttons"),
     ("Escape", "Back / close"),
@@ -21,17 +27,66 @@ GENERAL = (
 )
 TIPS = (
     "Photos are drawn with half blocks; over SSH set COLORTERM=truecolor for smooth colours.",
-    "With NO_COLOR set the photo is drawn in grey levels.",
+    f"With NO_COLOR set the photo is drawn with characters instead of colours, denser for brighter pixels "
+    f"({GREY_RAMP.strip()}).",
     "Other Microsoft 365 apps can take hours (Teams up to a day) to show a changed photo.",
 )
+_NAMES = {"escape": "Esc", "delete": "Del", "enter": "Enter", "backspace": "Backspace", "tab": "Tab", "space": "Space"}
 
 
-def _key_label(binding: Binding) -> str:
-    names = {"slash": "/", "delete": "Del", "f5": "F5", "question_mark": "?", "escape": "Esc"}
-    return " / ".join(names.get(k, k) for k in binding.key.split(","))
+def key_label(app: App[Any], key: str) -> str:
+    """``ctrl+s`` -> ``Ctrl+S``, ``f5`` -> ``F5``, ``question_mark`` -> ``?``: as a person would write the key."""
+    *modifiers, name = key.split("+")
+    if name in _NAMES:
+        name = _NAMES[name]
+    elif len(name) > 1 and name[0] == "f" and name[1:].isdigit():
+        name = name.upper()
+    else:
+        name = app.get_key_display(Binding(name, ""))
+        name = name.upper() if modifiers and len(name) == 1 else name
+    return "+".join([*(m.capitalize() for m in modifiers), name])
+
+
+def _own_actions(node: object) -> set[str]:
+    """Actions bound by this app's own classes: their hidden keys are worth listing, a built-in widget's are not."""
+    return {
+        binding.action
+        for cls in type(node).__mro__
+        if cls.__module__.startswith("tui.")
+        for binding in cls.__dict__.get("BINDINGS", ())
+        if isinstance(binding, Binding)
+    }
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    keys: str
+    what: str
+    enabled: bool
+
+
+def screen_keys(screen: Screen[Any]) -> list[KeyRow]:
+    """The screen's own keys and its focused widget's, as they are active right now; the app's go under
+    "Everywhere". Hidden keys of the built-in widgets (cursor movement in a text box...) are left out; hidden keys
+    of this app's own widgets are listed, since nothing else tells of them."""
+    app = screen.app
+    found: dict[tuple[int, str], tuple[list[str], str, bool]] = {}
+    for active in screen.active_bindings.values():
+        node, binding = active.node, active.binding
+        if node is app or not binding.description:
+            continue
+        if not binding.show and binding.action not in _own_actions(node):
+            continue
+        what = binding.tooltip or binding.description
+        keys = found.setdefault((id(node), binding.action), ([], what, active.enabled))[0]
+        if (label := key_label(app, binding.key)) not in keys:
+            keys.append(label)
+    return [KeyRow(" / ".join(keys), what, enabled) for keys, what, enabled in found.values()]
 
 
 class HelpScreen(AppModal):
+    """Built with the rows of the screen below it: :meth:`for_screen` reads them before this modal covers it."""
+
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
@@ -41,13 +96,24 @@ class HelpScreen(AppModal):
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
+    def __init__(self, title: str, rows: list[KeyRow]) -> None:
+        super().__init__()
+        self.title_text, self.rows = title, rows
+
+    @classmethod
+    def for_screen(cls, screen: Screen[Any]) -> HelpScreen:
+        return cls(getattr(screen, "HELP_TITLE", "") or type(screen).__name__, screen_keys(screen))
+
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        table.add_row(Text("Profile screen", style="underline"), "")
-        for binding in HOME_BINDINGS:
-            table.add_row(_key_label(binding), binding.tooltip or binding.description)
+        table.add_row(Text(self.title_text, style="underline"), "")
+        for row in self.rows:
+            note = "" if row.enabled else " (not available right now)"
+            table.add_row(row.keys, Text(row.what + note, style="" if row.enabled else "dim"))
+        if not self.rows:
+            table.add_row("", Text("No keys of its own.", style="dim"))
         table.add_row("", "")
         table.add_row(Text("Everywhere", style="underline"), "")
         for key, what in GENERAL:

@@ -31,6 +31,7 @@ def when(backup: Backup) -> str:
 
 
 class HistoryScreen(AppScreen):
+    HELP_TITLE = "History"
     BINDINGS = [
         Binding("enter,r", "restore", "Restore"),
         Binding("escape", "dismiss(None)", "Back"),
@@ -52,7 +53,7 @@ class HistoryScreen(AppScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Saved", "Why", "Size", "Id")
+        table.add_columns("Saved", "Why", "Id")  # the size is in the line below: the Id must fit whole at 80x24
         self.reload()
         table.focus()
 
@@ -62,7 +63,7 @@ class HistoryScreen(AppScreen):
         table = self.query_one(DataTable)
         table.clear()
         for b in self.backups:
-            table.add_row(when(b), b.reason.removeprefix("before "), f"{b.size / 1024:.0f} KB", b.id, key=b.id)
+            table.add_row(when(b), b.reason.removeprefix("before "), b.id, key=b.id)
         if not self.backups:
             self.query_one(PhotoView).show_message("No backups yet")
             self._detail("A backup is made before every replace, remove or restore.")
@@ -76,8 +77,8 @@ class HistoryScreen(AppScreen):
             self.query_one(PhotoView).show_photo(self.gp.history.read(backup))
         except GraphPhotoError as exc:
             self.query_one(PhotoView).show_unavailable(str(exc))
-        size = f"{backup.width}x{backup.height}" if backup.width and backup.height else "size unknown"
-        self._detail(f"{backup.id} · {size} · saved by {backup.operator or 'unknown'} {backup.reason}")
+        pixels = f"{backup.width}x{backup.height}, " if backup.width and backup.height else ""
+        self._detail(f"{pixels}{backup.size / 1024:.0f} KB · saved by {backup.operator or 'unknown'} {backup.reason}")
 
     @on(DataTable.RowSelected, "#backups")
     def _selected(self) -> None:

@@ -37,6 +37,7 @@ class HomeScreen(AppScreen):
     """Call :meth:`show` with a snapshot (or None) and the viewed target; ``status`` is the sync line."""
 
     BINDINGS = HOME_BINDINGS
+    HELP_TITLE = "Profile screen"
 
     def __init__(self) -> None:
         super().__init__()

@@ -34,6 +34,7 @@ def countdown(seconds: float) -> str:
 class SignInScreen(AppScreen):
     """Dismisses with the signed-in :class:`~tui.core.auth.Account`, or None if the user backs out."""
 
+    HELP_TITLE = "Sign-in"
     BINDINGS = [
         Binding("enter", "check_now", "Check", tooltip="Poll the sign-in service now"),
         Binding("n", "new_code", "New code"),
@@ -126,6 +127,7 @@ class SignInScreen(AppScreen):
         self.code = None if self.mode == "device" else self.code
         self._tick()
         self._state(f"{sentence(why)} Press n for a new code, or p to sign in by pasting an address back.", error=True)
+        self._leave_input()
 
     def action_check_now(self) -> None:
         if self.mode == "device":
@@ -186,6 +188,12 @@ class SignInScreen(AppScreen):
         self.code = None
         self._tick()
         self._state("Sign-in cancelled. Press n for a new code, p for paste-back, or Ctrl+Q to quit.")
+        self._leave_input()
+
+    def _leave_input(self) -> None:
+        """The message names keys (n, p): out of the paste box, so they act (and show in the footer) not type."""
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
 
     def _stop(self) -> None:
         """Stop polling at once: cancel the worker, tell MSAL to give up the code, wake the sleeping thread."""

@@ -66,14 +66,17 @@ class UpdateScreen(AppScreen):
     """Dismisses with True after a successful upload (the home screen then re-syncs); otherwise None."""
 
     COMMANDS = {ScreenKeys}
+    HELP_TITLE = "Update photo"
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "styles" / "update.tcss")
     AUTO_FOCUS = "#path-input"
     BINDINGS = [
         Binding("ctrl+s", "submit", "Submit", tooltip="Upload the previewed photo (the current one is backed up)"),
-        Binding("ctrl+r", "retry", "Retry", tooltip="Try the failed upload again with the same choices"),
+        Binding("ctrl+r", "retry", "Retry", show=False, tooltip="Try the failed upload again with the same choices"),
         Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)"),
         Binding("escape", "leave", "Back", tooltip="Back to the profile without changing anything"),
         Binding("escape", "cancel_upload", "Cancel upload", tooltip="Asks first; the current photo is backed up"),
+        # Ctrl+Q quits here as everywhere (and the help says so); off this footer, which is full at 80 columns
+        Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, target: Target, current_photo: bytes | None, *, start: Path | None = None) -> None:
@@ -101,7 +104,7 @@ class UpdateScreen(AppScreen):
                 )
                 yield Button("Submit Photo", id="submit", variant="primary", disabled=True, compact=True)
         yield UploadPanel(id="upload")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _title(self) -> Text:
         text = Text("Update photo: ", style="bold")
@@ -132,7 +135,7 @@ class UpdateScreen(AppScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "submit":
-            return (self.prepared is not None and not self.uploading) or None
+            return (self.prepared is not None and not self.uploading and self.preview.valid) or None
         if action == "retry":
             return self.failed and not self.uploading and self.prepared is not None
         if action in {"leave", "cancel_upload"}:  # one Escape key, named for what it does right now
@@ -177,6 +180,8 @@ class UpdateScreen(AppScreen):
         from tui.core.imaging import prepare
 
         self._ready(None)
+        if not self.preview.valid:
+            return  # the panel says which setting to fix; Submit stays off until then
         if debounce:
             await asyncio.sleep(debounce)
         source, panel = self.source, self.preview
@@ -206,7 +211,7 @@ class UpdateScreen(AppScreen):
         self.action_submit()
 
     def action_submit(self) -> None:
-        if self.prepared is not None and not self.uploading:
+        if self.prepared is not None and not self.uploading and self.preview.valid:
             self.upload()
 
     def action_retry(self) -> None:

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from tui.core.graph import Profile
 
 DEBOUNCE = 0.3
+HINT = "Type a few letters of a name or address… Enter opens the first match; ↓ to pick another."
+READY = "Type to search; Enter views the highlighted (or first) person's photo."
 
 
 class UsersScreen(AppScreen):
     """Dismisses with the chosen :class:`~tui.core.graph.Profile`, or None."""
 
+    HELP_TITLE = "Find a user"
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back"),
         Binding("down", "focus_results", "Results", show=False),
@@ -40,18 +43,20 @@ class UsersScreen(AppScreen):
         self.profiles: list[Profile] = []
         self.next_url: str | None = None
         self.query_text = ""
+        self._open_first = False  # Enter came before the results: open the first one when they arrive
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◐")
         with Vertical(id="users"):
             yield Input(placeholder="Type a few letters of a name or address…", id="users-query")
+            yield Static(HINT, id="users-hint")
             yield OptionList(id="users-results")
             yield Static(id="users-state")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
-        self._state("Type to search; Enter on a result views that person's photo.")
+        self._state(READY)
 
     def on_screen_resume(self) -> None:
         """Back from the consent sign-in that a search needed: run that search again."""
@@ -62,24 +67,32 @@ class UsersScreen(AppScreen):
     @on(Input.Changed, "#users-query")
     def _changed(self, event: Input.Changed) -> None:
         self.query_text = event.value.strip()
+        self._open_first = False
+        self.query_one("#users-hint").display = not self.query_text
         if self.query_text:
             self._state("Searching…")
             self.search(self.query_text)
         else:
             self.workers.cancel_group(self, "search")
             self._reset()
-            self._state("Type to search; Enter on a result views that person's photo.")
+            self._state(READY)
 
     @on(Input.Submitted, "#users-query")
     def _submitted(self) -> None:
+        """Enter in the box opens the highlighted result, else the first (once the search answers)."""
         results = self.query_one(OptionList)
         if results.option_count:
-            results.focus()
-            results.highlighted = 0
+            self.dismiss(self.profiles[results.highlighted or 0])
+        elif self.query_text:
+            self._open_first = True
 
     def _reset(self) -> None:
         self.profiles, self.next_url = [], None
         self.query_one(OptionList).clear_options()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.next_url) if action == "more" else True  # "More results" only when there are more
 
     @work(group="search", exclusive=True, exit_on_error=False, name="user search")
     async def search(self, text: str, next_url: str | None = None) -> None:
@@ -100,6 +113,10 @@ class UsersScreen(AppScreen):
                 label.append(f"  · {clean(profile.job_title)}", style="italic dim")
             results.add_option(Option(label))
         self.next_url = page.next_url
+        self.refresh_bindings()
+        if self._open_first and self.profiles:
+            self.dismiss(self.profiles[0])
+            return
         more = " — more with Ctrl+N or by scrolling to the end" if self.next_url else ""
         self._state(f"{len(self.profiles)} found{more}." if self.profiles else "Nobody found.")
 

@@ -99,7 +99,7 @@ class ImageTree(DirectoryTree):
 
     BINDINGS = [
         Binding("backspace", "parent", "Up a folder"),
-        Binding("full_stop", "toggle_hidden", "Hidden files"),
+        Binding("full_stop", "toggle_hidden", "Hidden files", show=False),
     ]
 
     show_hidden: reactive[bool] = reactive(False, init=False)
@@ -216,7 +216,7 @@ class FilePicker(Vertical):
         self.start = (start or Path.cwd()).resolve()
 
     def compose(self) -> ComposeResult:
-        yield PathInput(placeholder="Path to an image (Tab completes)", id="path-input")
+        yield PathInput(placeholder="Image path (Tab completes)", id="path-input")
         tree = ImageTree(self.start, id="image-tree")
         tree.show_root = False  # the folder is the border title; its children are the list
         yield tree

@@ -39,7 +39,7 @@ class CropView(PhotoView):
     """The processed result; with focus, keys move and zoom the square crop box it was cut with."""
 
     can_focus = True
-    _move = Binding.Group("Move crop", compact=True)
+    _move = Binding.Group("Move", compact=True)
     _zoom = Binding.Group("Zoom", compact=True)
     BINDINGS = [
         Binding("left,h", "move(-1, 0)", "Left", group=_move, key_display="←"),
@@ -116,6 +116,12 @@ class PreviewPanel(Vertical):
         super().__init__(id=id)
         self.set_reactive(PreviewPanel.quality, quality)
         self.set_reactive(PreviewPanel.side, size)
+        self.invalid: dict[str, str] = {}  # input id -> why its text is not a usable value
+
+    @property
+    def valid(self) -> bool:
+        """False while a setting's text is not a usable value: nothing may be submitted until it is fixed."""
+        return not self.invalid
 
     def compose(self) -> ComposeResult:
         yield CropView(id="crop-view")
@@ -128,12 +134,14 @@ class PreviewPanel(Vertical):
             yield Label("Size")
             yield Input(str(self.side), id="size", type="integer", compact=True, validators=[Integer(*SIZE_RANGE)])
             yield Label("px")
+        yield Static(id="settings-error", markup=False)
 
     @property
     def view(self) -> CropView:
         return self.query_one(CropView)
 
     def on_mount(self) -> None:
+        self.query_one("#settings-error").display = False
         self.view.border_title = "Preview"
         self.view.show_message("No image chosen")
 
@@ -172,26 +180,29 @@ class PreviewPanel(Vertical):
 
     @on(Input.Changed, "#quality, #size")
     def _setting_changed(self, event: Input.Changed) -> None:
+        """A bad value is said next to the inputs and blocks Submit; it never leaves an older value in force
+        unseen, so what the preview shows is always what Submit would send."""
         event.stop()
-        if not event.validation_result or not event.validation_result.is_valid:
-            return  # a half-typed number: keep the last good value until it is valid
-        if event.input.id == "quality":
-            self.quality = int(event.value)
+        name = event.input.id or ""
+        if event.validation_result is not None and event.validation_result.is_valid:
+            self.invalid.pop(name, None)
+            if name == "quality":
+                self.quality = int(event.value)
+            else:
+                self.side = int(event.value)
         else:
-            self.side = int(event.value)
+            (lo, hi), label, unit = (QUALITY_RANGE, "Quality", "") if name == "quality" else (SIZE_RANGE, "Size", " px")
+            self.invalid[name] = f"{label} must be from {lo} to {hi}{unit}."
+        error = self.query_one("#settings-error", Static)
+        error.update(next(iter(self.invalid.values()), ""))
+        error.display = not self.valid
+        if not self.valid and self.view.source is not None:
+            self.busy("Not up to date: fix the setting below to see the preview again.")
+        self._changed()
 
     @on(Input.Submitted, "#quality, #size")
     def _setting_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.validation_result and not event.validation_result.is_valid:
-            lo, hi = QUALITY_RANGE if event.input.id == "quality" else SIZE_RANGE
-            self.notify(f"{event.input.id} must be a whole number from {lo} to {hi}", severity="warning", markup=False)
-
-    def watch_quality(self) -> None:
-        self._changed()
-
-    def watch_side(self) -> None:
-        self._changed()
+        event.stop()  # a bad value is already said next to the inputs
 
     @on(CropView.CropChanged)
     def _crop_changed(self, event: CropView.CropChanged) -> None:
