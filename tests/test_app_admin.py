@@ -127,3 +127,42 @@ async def test_user_search_pages_on_reaching_the_end(emu: Emulator) -> None:
         assert [p.id for p in screen.profiles[:25]] == first_page
         assert len({p.id for p in screen.profiles}) == len(screen.profiles)  # no duplicates across pages
         assert "found" in str(screen.query_one("#users-state").render())
+
+
+async def test_enter_in_the_search_box_opens_the_first_result(emu: Emulator) -> None:
+    sign_in(emu)
+    member = emu.user(emu.member_upn)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, UsersScreen)
+        assert "Type a few letters of a name or address" in screen_text(app)  # a hint where the list will be
+        await pilot.press(*member["userPrincipalName"])
+        await until(pilot, lambda: len(screen.profiles) == 1)
+        assert "Type a few letters" not in screen_text(app)
+        await pilot.press("enter")  # focus is still in the box: one Enter opens the result
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.id == member["id"])
+
+        await pilot.press("s")
+        await pilot.press(*emu.admin_upn, "enter")  # Enter before the search has answered: opened when it does
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.target is not None)
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.user_principal_name == emu.admin_upn)
+
+
+async def test_history_shows_each_backup_id_whole_at_80x24(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("x")
+        await pilot.press("y")
+        await until(pilot, lambda: synced(app)() and app.snapshot.status.state == "none")
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        backup = app.screen.backups[0]
+        await until(pilot, lambda: backup.id in screen_text(app))
+        row = next(line for line in screen_text(app).splitlines() if "before" not in line and backup.id in line)
+        assert "remove" in row  # the id whole, on its row, for `graphphoto-tui restore ID`

@@ -109,3 +109,21 @@ async def test_expired_code_says_so_and_offers_a_new_one(emu: Emulator) -> None:
         assert "expired" in str(state.render())
         await pilot.press("n")
         await until(pilot, lambda: app.screen.code is not None and "Waiting" in str(state.render()))
+
+
+async def test_cancel_from_paste_back_leaves_the_box_so_the_advertised_keys_work(emu: Emulator) -> None:
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SignInScreen) and app.screen.code is not None)
+        screen = app.screen
+        await pilot.press("p")
+        field = screen.query_one("#pasteback-input", Input)
+        await until(pilot, lambda: screen.focused is field)
+        await pilot.press("escape")
+        await until(pilot, lambda: "Sign-in cancelled" in str(screen.query_one("#signin-state").render()))
+        assert screen.focused is not field
+        footer = screen_text(app).splitlines()[-1]
+        assert "New code" in footer and "Paste-back" in footer  # the keys the message names are on offer
+        await pilot.press("n")
+        await until(pilot, lambda: screen.mode == "device" and screen.code is not None)
+        assert field.value == ""  # "n" asked for a new code, it was not typed into the box

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from textual.widgets import DirectoryTree, Input
 
 from tui.app import GraphPhotoApp, build_app
 from tui.core.auth import OWN_SCOPES, Authenticator
@@ -84,6 +85,10 @@ async def open_update(app: GraphPhotoApp, pilot: Any, samples: Path, sample: str
     await pilot.press("enter")
     await until(pilot, lambda: screen.prepared is not None)
     return screen
+
+
+def screen_text(app: GraphPhotoApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def status(screen: UpdateScreen) -> str:
@@ -221,3 +226,35 @@ async def test_cancel_after_the_body_was_sent_says_graph_may_still_apply_it(
     newest = app.history.list(emu.user(emu.admin_upn)["id"])[0]
     assert app.history.read(newest) == before
     assert app.audit.entries()[-1].result == "cancelled"
+
+
+async def test_footer_and_path_box_fit_at_80x24(app: GraphPhotoApp, samples: Path) -> None:
+    """Whatever has focus, the footer keeps Submit, Path, Back and Help whole; Ctrl+Q still quits from here."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_update(app, pilot, samples, SMALL)
+        path_input = screen.query_one("#path-input", Input)
+        path_input.value = ""
+        await pilot.pause()
+        assert "Image path (Tab completes)" in screen_text(app)
+        for widget in ("#path-input", "#image-tree", "#crop-view", "#quality"):
+            screen.query_one(widget).focus()
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            keys = footer.split("▏")[0]  # left of the command palette's key
+            assert all(word in keys for word in ("^s Submit", "^l Path", "esc Back")), (widget, footer)
+            assert keys.rstrip().endswith("Help"), (widget, footer)  # "? Help", or "F1 Help" in a text box
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_a_folder_typed_in_the_path_box_moves_the_tree_there(app: GraphPhotoApp, samples: Path) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.home.status.state == "synced")
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, UpdateScreen))
+        screen = app.screen
+        tree = screen.query_one("#image-tree", DirectoryTree)
+        await pilot.press(*str(samples / "odd"), "enter")
+        await until(pilot, lambda: Path(tree.path) == samples / "odd" and len(tree.root.children) > 0)
+        assert screen.focused is tree and screen.query_one("#path-input", Input).value == ""
+        assert {str(node.label) for node in tree.root.children} >= {"animated.gif", "avatar_transparent.png"}
