@@ -70,10 +70,11 @@ def screen_keys(screen: Screen[Any]) -> list[KeyRow]:
     "Everywhere". Hidden keys of the built-in widgets (cursor movement in a text box...) are left out; hidden keys
     of this app's own widgets are listed, since nothing else tells of them."""
     app = screen.app
+    everywhere = {binding.action for binding in app.BINDINGS if isinstance(binding, Binding)}
     found: dict[tuple[int, str], tuple[list[str], str, bool]] = {}
     for active in screen.active_bindings.values():
         node, binding = active.node, active.binding
-        if node is app or not binding.description:
+        if node is app or binding.action.removeprefix("app.") in everywhere or not binding.description:
             continue
         if not binding.show and binding.action not in _own_actions(node):
             continue

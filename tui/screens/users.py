@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from tui.core.graph import Profile
 
 DEBOUNCE = 0.3
-HINT = "Type a few letters of a name or address… Enter opens the first match; ↓ to pick another."
-READY = "Type to search; Enter views the highlighted (or first) person's photo."
+HINT = "Type a few letters of a name or address… then Enter opens the first match."
 
 
 class UsersScreen(AppScreen):
@@ -56,7 +55,7 @@ class UsersScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
-        self._state(READY)
+        self._state("")
 
     def on_screen_resume(self) -> None:
         """Back from the consent sign-in that a search needed: run that search again."""
@@ -75,7 +74,7 @@ class UsersScreen(AppScreen):
         else:
             self.workers.cancel_group(self, "search")
             self._reset()
-            self._state(READY)
+            self._state("")
 
     @on(Input.Submitted, "#users-query")
     def _submitted(self) -> None:

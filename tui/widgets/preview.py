@@ -197,7 +197,7 @@ class PreviewPanel(Vertical):
         error.update(next(iter(self.invalid.values()), ""))
         error.display = not self.valid
         if not self.valid and self.view.source is not None:
-            self.busy("Not up to date: fix the setting below to see the preview again.")
+            self.busy("Not up to date: fix the setting below.")
         self._changed()
 
     @on(Input.Submitted, "#quality, #size")
