@@ -113,6 +113,7 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from(emu: Emulato
         assert "Complete path" in shown  # the focused box's own (footer-hidden) key
         assert "Move cursor left" not in shown  # a text box's built-in keys are not this app's to explain
         assert not shown & {b.tooltip for b in HOME_BINDINGS}  # never the profile screen's keys here
+        assert "Quit" not in shown  # app-wide keys are under "Everywhere" only
         assert path_input.value == ""
         await pilot.press("f1")  # F1 again closes it
         await until(pilot, lambda: app.screen is update)
