@@ -152,3 +152,21 @@ def test_demo_hints_name_the_demo(samples: Path) -> None:
     result = run_cli("--demo", "set", str(samples / "photos" / "hopper.png"), "--user", "adele@example.com")
     assert result.returncode == 3
     assert "`graphphoto-tui --demo login" in result.stderr
+
+
+def test_wrong_toml_types_and_malformed_tokens_are_refused_at_once(isolated_home: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('client_id = ["a"]\n')
+    with pytest.raises(ConfigError, match=r"client-id .* must be a string"):
+        load_settings({}, env={}, config_file=cfg)
+    with pytest.raises(ConfigError) as err:
+        load_settings({}, env={"GRAPHPHOTO_ACCESS_TOKEN": "abc\ndef"})
+    assert "GRAPHPHOTO_ACCESS_TOKEN" in str(err.value) and "abc" not in str(err.value)
+    assert load_settings({}, env={"GRAPHPHOTO_ACCESS_TOKEN": "Bearer abc.def"}).access_token == "abc.def"
+
+
+def test_debug_log_in_a_missing_folder_is_refused_not_created(tmp_path: Path) -> None:
+    log = str(tmp_path / "nowhere" / "x.log")
+    result = run_cli("get", "-o", str(tmp_path / "p.jpg"), "--debug", log, env={"GRAPHPHOTO_ACCESS_TOKEN": "x.y.z"})
+    assert result.returncode == 2 and "cannot be written" in result.stderr
+    assert not (tmp_path / "nowhere").exists()

@@ -179,6 +179,16 @@ async def test_refused_image_is_not_retried_and_changes_nothing(emu: Emulator) -
     assert log_since(emu, mark, "PUT", "/photo/$value", status=500) == 1 and emu.photo(emu.nophoto_upn) == before
 
 
+async def test_a_failed_delete_is_a_graph_failure_not_a_refused_image(emu: Emulator) -> None:
+    emu.add_fault("500", path="/photo/$value", method="DELETE")
+    async with graph_as(emu) as graph:
+        target = await graph.resolve_user(emu.member_upn)
+        with pytest.raises(GraphError, match="failed to remove the photo") as info:
+            await graph.delete_photo(target)
+    assert not isinstance(info.value, ImageRefused) and info.value.exit_code == 6
+    assert emu.photo(emu.member_upn) is not None
+
+
 async def test_member_cannot_change_someone_elses_photo(emu: Emulator) -> None:
     before = emu.photo(emu.admin_upn)
     async with graph_as(emu, emu.member_upn) as graph:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -114,8 +115,35 @@ def test_usage_errors_are_status_2(samples: Path, tmp_path: Path) -> None:
 
 def test_unwritable_output_is_one_line(samples: Path, tmp_path: Path) -> None:
     result = run(samples / "photos/hopper.png", "-o", tmp_path / "missing-dir" / "out.jpg")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cannot write" in one_line(result.stderr)
+
+
+def test_special_files_are_never_replaced_and_symlinks_are_followed(samples: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = run(samples / "photos/hopper.png", "-o", fifo)
+    assert result.returncode == 2 and "not a regular file" in one_line(result.stderr)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still a pipe, not a JPEG renamed over it
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert run(samples / "photos/hopper.png", "-o", folder).returncode == 2 and folder.is_dir()
+
+    target = tmp_path / "real.jpg"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(target)
+    assert run(samples / "photos/hopper.png", "-o", link).returncode == 0
+    assert link.is_symlink() and target.read_bytes()[:2] == b"\xff\xd8"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # the file keeps its permissions
+
+
+def test_pipes_and_devices_are_refused_as_input(tmp_path: Path) -> None:
+    fifo = tmp_path / "in.jpg"
+    os.mkfifo(fifo)  # opening it to read would block forever
+    result = run(fifo, "-o", tmp_path / "out.jpg")
+    assert result.returncode == 5 and "not a regular file" in one_line(result.stderr)
 
 
 def test_importing_the_pipeline_does_not_import_pillow() -> None:

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from pathlib import Path
 
 from tui.core.config import Settings
-from tui.core.errors import EXIT_OK, GraphPhotoError
+from tui.core.errors import EXIT_OK, UsageError
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write beside the target and rename: an interrupted run never leaves half a JPEG under the final name."""
+    """Write beside the target and rename: an interrupted run never leaves half a JPEG under the final name.
+
+    A symlink is followed (its target is replaced, the link kept); anything but a regular file is refused, since
+    renaming over ``/dev/full`` or a FIFO would destroy it. An existing file keeps its permissions.
+    """
+    path = path.resolve()
+    mode = 0o644
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise UsageError(f"cannot write {path}: it is {what}; name a file, or '-' for standard output")
+        mode = stat.S_IMODE(st.st_mode)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -24,7 +42,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise GraphPhotoError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

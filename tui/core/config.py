@@ -43,7 +43,9 @@ GRAPH_CLI_TOOLS_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 
 def _str(value: Any) -> str:
-    text = str(value).strip()
+    if not isinstance(value, str):  # TOML can hold numbers and lists; flags and the environment are text
+        raise ValueError(f"must be a string, not a TOML {type(value).__name__}")
+    text = value.strip()
     if not text:
         raise ValueError("must not be empty")
     return text
@@ -101,6 +103,14 @@ def _url(value: Any) -> str:
     return text
 
 
+def _token(value: Any) -> str:
+    text = _str(value)
+    text = text[7:].strip() if text[:7].lower() == "bearer " else text
+    if not text or any(not 33 <= ord(ch) <= 126 for ch in text):  # httpx would fail late, as a network error
+        raise ValueError("must be one access token: printable ASCII, no spaces or line breaks")
+    return text
+
+
 def _path(value: Any) -> Path:
     return Path(os.path.expanduser(_str(value)))
 
@@ -151,7 +161,7 @@ OPTIONS: tuple[Option, ...] = (
         ("GRAPHPHOTO_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PASSWORD"),
         secret=True,
     ),
-    Option("access_token", _str, None, ("GRAPHPHOTO_ACCESS_TOKEN",), secret=True),
+    Option("access_token", _token, None, ("GRAPHPHOTO_ACCESS_TOKEN",), secret=True),
     Option("size", _int_range(48, 4096), 648, ("GRAPHPHOTO_SIZE",)),
     Option("quality", _int_range(1, 95), 80, ("GRAPHPHOTO_QUALITY",)),
     Option("background", _color, "white", ("GRAPHPHOTO_BACKGROUND",)),

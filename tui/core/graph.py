@@ -175,12 +175,14 @@ def error_from_response(
         return make(GraphError, "Graph refused this method for this address (HTTP 405): a bug in graphphoto-tui")
     if status in {429, 503}:
         return make(GraphError, f"Graph is busy ({shown}) and asked to wait longer than allowed: try again later")
-    if status == 500 and code in _REFUSED_500:
-        what = "this image" if action == "write" else "this request"
+    if status == 500 and code in _REFUSED_500 and action == "write":
         return make(
-            ImageRefused if action == "write" else GraphError,
-            f"Graph refused {what} ({code}): this mailbox type cannot hold a photo, or the image is not a valid JPEG",
+            ImageRefused,
+            f"Graph refused this image ({code}): this mailbox type cannot hold a photo, "
+            "or the image is not a valid JPEG",
         )
+    if status == 500 and code in _REFUSED_500 and action == "remove":
+        return make(GraphError, f"Graph failed to remove the photo ({code}): the mailbox may not allow it; try later")
     detail = _first_sentence(message)
     prefix = f"Graph refused the request ({shown})" if 400 <= status < 500 else f"Graph failed ({shown})"
     return make(GraphError, f"{prefix}: {detail}" if detail else f"{prefix} with no details")
@@ -188,6 +190,7 @@ def error_from_response(
 
 def _forbidden(code: str, action: str, other: bool, app_only: bool) -> str:
     head = f"access denied ({code}): "
+    action = "write" if action == "remove" else action  # removing needs exactly what writing needs
     if action == "write" and app_only:
         return head + "the app needs the application permission ProfilePhoto.ReadWrite.All with admin consent"
     if action == "write" and other:
@@ -465,7 +468,8 @@ class GraphClient:
 
     async def delete_photo(self, user_id: str | None = None) -> None:
         try:
-            await self._send("DELETE", f"{self._path(user_id)}/photo/$value", other=user_id is not None, action="write")
+            path = f"{self._path(user_id)}/photo/$value"
+            await self._send("DELETE", path, other=user_id is not None, action="remove")
         except NoPhoto:
             return  # already gone (also after a retried DELETE): the outcome the user asked for
 

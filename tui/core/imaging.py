@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -228,8 +229,10 @@ def _check_file(path: Path) -> int:
         raise _refuse(path, "no such file") from None
     except OSError as exc:
         raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise _refuse(path, "is a directory, not an image file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block forever, /dev/zero would never end
+        raise _refuse(path, "is not a regular file (a device, pipe or socket)")
     if not os.access(path, os.R_OK):
         raise _refuse(path, "cannot read the file (permission denied)")
     if st.st_size == 0:

@@ -80,8 +80,7 @@ class DebugLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # the folder must exist: a typo must not create directories as root
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
     def write(self, line: str) -> None:
