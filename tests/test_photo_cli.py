@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -273,3 +274,45 @@ def test_remove_at_a_terminal_asks_naming_the_user(emulator: Emulator, answer: s
     assert run.returncode == status, run.stderr
     assert f"Remove the photo of {emu.user(emu.member_upn)['displayName']} ({emu.member_upn})?" in run.stderr
     assert (emu.photo(emu.member_upn) == before) is (answer == "n")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_kill_during_set_is_audited_as_cancelled_and_keeps_the_backup(
+    emulator: Emulator, samples: Path, sig: signal.Signals
+) -> None:
+    """`kill` or a dropped SSH link mid-upload must leave the same trail as Ctrl+C: backup kept, audit written."""
+    emu = emulator
+    emu.add_fault("slow", path="/photo/$value", method="PUT", delay=5)
+    env = {**emulator_env(emu), "GRAPHPHOTO_ACCESS_TOKEN": emu.issue_token(upn=emu.admin_upn, scopes=ADMIN_SCOPES)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "set", str(samples / "photos" / "Portrait_5.jpg"), "--user", emu.member_upn],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not History().list():  # the backup is written just before the upload starts
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "cancelled" in err and "Traceback" not in err
+    entries = AuditLog().entries()
+    assert [(e.action, e.result) for e in entries] == [("replace", "cancelled")]
+    assert entries[0].backup_id == History().list()[0].id
+
+
+def test_names_from_graph_cannot_drive_the_terminal(emulator: Emulator, samples: Path) -> None:
+    """A display name with escape sequences, CR and BS is printed inert (JSON keeps it, escaped)."""
+    emu = emulator
+    evil = emu.add_user(
+        f"evil@{emu.tenant_domain}", "\x1b]0;PWNED\x07\x1b[2J\x1b[31mEvil\x1b[0m Name\rOver\x08", mailbox="cloud"
+    )
+    emu.set_photo(evil["userPrincipalName"], (samples / "photos" / "Portrait_5.jpg").read_bytes())
+    result = cli(emu, "set", str(samples / "photos" / "hopper.png"), "--user", evil["id"], upn=emu.admin_upn)
+    assert result.returncode == 0, result.stderr
+    assert "Evil Name" in result.stdout and not any(ch in result.stdout for ch in "\x1b\x07\r\x08")
+    listed = cli(emu, "history", "--user", evil["id"], "--json")
+    assert "\\u001b" in listed.stdout and "\x1b" not in listed.stdout

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -251,6 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from tui.app import run_app  # the only path that imports Textual
 
                 return run_app(settings)
+            from tui.core.text import PrintableStream
+
+            # names and messages can come from Graph: nothing printed may drive the terminal (JSON is escaped)
+            sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)  # type: ignore[assignment]
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:  # kill, or the SSH link dropping: cancel as Ctrl+C does, audit included
+                    signal.signal(sig, lambda *_: signal.raise_signal(signal.SIGINT))
             if getattr(args, "output", None) == "-" and sys.stdout.isatty():
                 raise UsageError("refusing to write image bytes to a terminal: redirect stdout, or use -o FILE")
             module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")

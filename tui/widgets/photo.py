@@ -25,6 +25,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.core.imaging import to_cells_image
+from tui.core.text import clean
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -32,14 +33,6 @@ if TYPE_CHECKING:
 WORKING_SIDE = 512  # decoded photos are kept at most this large: enough for any terminal, cheap to resample
 GREY_RAMP = " .:-=+*#%@"  # light-on-dark terminals: brighter pixel, denser character
 PLACEHOLDER_COLOURS = ("#5b6abf", "#2e7d6f", "#a0522d", "#7b4f9d", "#2f6f9f", "#8c6d1f", "#9d3f5a", "#4f7a28")
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")  # ANSI CSI sequences, then controls
-
-
-def clean(text: object) -> str:
-    """Text from Graph is untrusted: drop escape sequences and control characters (markup is never parsed)."""
-    return _CONTROL.sub("", str(text))
-
-
 State = Literal["empty", "photo", "none", "unavailable", "message"]
 
 

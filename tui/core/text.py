@@ -1,0 +1,38 @@
+"""Text that came from Graph (names, titles, messages) is untrusted: it must never drive the terminal.
+
+A display name can carry escape sequences that set the window title, clear the screen or move the cursor, and
+a carriage return or backspace can overwrite what was printed before it. Both the CLI's output and the app's
+widgets pass such text through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI (ESC [ ... final) and OSC (ESC ] ... BEL or ESC \) sequences, then any C0/C1 control but tab and newline.
+_SEQUENCES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` with escape sequences and control characters removed; tabs and line breaks kept."""
+    return _CONTROLS.sub("", _SEQUENCES.sub("", str(text)))
+
+
+def clean(text: object) -> str:
+    """One line of plain text: :func:`printable`, with tabs and line breaks removed too."""
+    return printable(text).replace("\n", "").replace("\t", "")
+
+
+class PrintableStream:
+    """A text stream that writes only :func:`printable` text; binary output (``.buffer``) passes untouched."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))  # type: ignore[attr-defined]
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
