@@ -316,3 +316,28 @@ def test_names_from_graph_cannot_drive_the_terminal(emulator: Emulator, samples:
     assert "Evil Name" in result.stdout and not any(ch in result.stdout for ch in "\x1b\x07\r\x08")
     listed = cli(emu, "history", "--user", evil["id"], "--json")
     assert "\\u001b" in listed.stdout and "\x1b" not in listed.stdout
+
+
+def test_overlapping_changes_to_one_user_keep_every_photo(emulator: Emulator, samples: Path) -> None:
+    """Two scripts changing one user at once: the second backs up what the first uploaded, so nothing is lost."""
+    emu = emulator
+    original = emu.photo(emu.member_upn)
+    emu.add_fault("slow", path="/photo/$value", method="PUT", delay=2, count=2)
+    env = {**emulator_env(emu), "GRAPHPHOTO_ACCESS_TOKEN": emu.issue_token(upn=emu.admin_upn, scopes=ADMIN_SCOPES)}
+
+    def start(name: str) -> subprocess.Popen[str]:
+        argv = [sys.executable, "-m", "tui", "set", str(samples / "photos" / name), "--user", emu.member_upn]
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+
+    first = start("Portrait_5.jpg")
+    deadline = time.monotonic() + 30
+    while not History().list():  # the first change holds the user's lock from its backup on
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    second = start("Landscape_3.jpg")
+    assert first.wait(timeout=60) == 0 and second.wait(timeout=60) == 0
+    backups = sorted(History().list(), key=lambda b: b.created_at)
+    assert len(backups) == 2
+    assert History().read(backups[0]) == original
+    assert History().read(backups[1]) != original  # the first upload, kept before the second replaced it
+    assert [e.result for e in AuditLog().entries()] == ["ok", "ok"]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tui.core.config import private_subdir, state_dir
 from tui.core.errors import GraphError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import Action, AuditLog, Backup, History, Reason
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 
 
 LATE_CANCEL = "cancelled after the whole photo was sent; Graph may still apply it"
+LOCK_WAIT = 180.0  # seconds a change waits for another change to the same user's photo to finish
 
 
 @dataclass(frozen=True)
@@ -180,11 +184,12 @@ class PhotoService:
             if not target.known:
                 is_me = target.is_me
                 target = Target.from_profile(await self.graph.get_profile(target.graph_id), is_me=is_me)
-            backup = await self._backup(target, reason, required=action == "remove")
-            if data is None:
-                await self.graph.delete_photo(target.graph_id)
-            else:
-                await self.graph.upload_photo(data, target.graph_id, progress=track)
+            async with self._exclusive(target):
+                backup = await self._backup(target, reason, required=action == "remove")
+                if data is None:
+                    await self.graph.delete_photo(target.graph_id)
+                else:
+                    await self.graph.upload_photo(data, target.graph_id, progress=track)
         except asyncio.CancelledError:
             late = data is not None and sent == len(data)  # the request was complete: the server may still act on it
             record("cancelled", error=LATE_CANCEL if late else None)
@@ -202,6 +207,35 @@ class PhotoService:
         etag = await self._new_etag(target) if data is not None else None
         record("ok", request_id=request_id)
         return ChangeResult(action, target, backup, request_id, etag, len(data or b""), sha, restored_from)
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, target: Target) -> AsyncIterator[None]:
+        """One change per user at a time on this machine (app windows and scripts alike).
+
+        Two overlapping changes would both back up the same old photo, and whichever upload landed first would
+        be overwritten with no copy kept. Serialised, the second one backs up what the first one uploaded.
+        Polled rather than blocking, so a cancelled wait never leaves a lock behind.
+        """
+        from filelock import FileLock, Timeout
+
+        key = hashlib.sha256(f"{self.tenant}:{target.id or target.upn}".encode()).hexdigest()[:24]
+        lock = FileLock(private_subdir(state_dir(), "locks") / f"{key}.lock", thread_local=False)
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                lock.acquire(timeout=0)
+                break
+            except Timeout:
+                if time.monotonic() >= deadline:
+                    raise GraphPhotoError(
+                        f"another change to the photo of {target.label} is still running on this machine "
+                        "(another window or script): try again when it has finished"
+                    ) from None
+                await asyncio.sleep(0.1)
+        try:
+            yield
+        finally:
+            lock.release()
 
     async def _backup(self, target: Target, reason: Reason, *, required: bool) -> Backup | None:
         """Save the current photo. "Unavailable" (no cloud mailbox) is not backed up: the change's own error shows."""
