@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -396,3 +398,35 @@ def test_unreadable_cache_is_kept_aside_not_overwritten(emu: Emulator) -> None:
     assert auth.cache_path.with_suffix(".unreadable").read_text() == "{not json"
     account = device_sign_in(emu, auth, emu.member_upn)
     assert Authenticator(settings_for(emu)).account() == account
+
+
+def test_who_is_signed_in_is_known_without_importing_msal(emu: Emulator) -> None:
+    """The app draws the cached profile before MSAL loads: the cache file alone must name the same account."""
+    settings = settings_for(emu)
+    device_sign_in(emu, Authenticator(settings), emu.member_upn)
+    expected = Authenticator(settings)
+    _ = expected.cache  # loaded through MSAL
+    flags = {
+        "graph_url": emu.graph_url,
+        "authority": emu.authority,
+        "ca_bundle": str(emu.ca_path),
+        "client_id": emu.public_client_id,
+    }
+    code = (
+        "import json, sys\n"
+        "from tui.core.auth import Authenticator\n"
+        "from tui.core.config import load_settings\n"
+        "a = Authenticator(load_settings(json.loads(sys.argv[1]))).account()\n"
+        "print(json.dumps([a.username, a.tenant_id, a.object_id, list(a.scopes), 'msal' in sys.modules]))"
+    )
+    run = subprocess.run([sys.executable, "-c", code, json.dumps(flags)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    username, tenant, oid, scopes, msal_loaded = json.loads(run.stdout)
+    want = expected.account()
+    assert want is not None and (username, tenant, oid, tuple(scopes)) == (
+        want.username,
+        want.tenant_id,
+        want.object_id,
+        want.scopes,
+    )
+    assert username == emu.member_upn and not msal_loaded

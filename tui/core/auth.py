@@ -443,17 +443,46 @@ class Authenticator:
                 return self._app_account()
             if not s.effective_client_id:
                 return None
-            accounts = self._cache_accounts()
-            if not accounts:
-                return None
-            a = accounts[0]
+            peeked = self._peek_account() if self._cache is None else None
+            if peeked is not None:
+                a, granted = peeked
+            else:
+                accounts = self._cache_accounts()
+                if not accounts:
+                    return None
+                a = accounts[0]
+                granted = self._granted_for(a["home_account_id"])
             return Account(
                 a.get("username") or "unknown",
                 a.get("realm"),
                 a.get("local_account_id"),
                 "delegated",
-                tuple(sorted(self._granted_for(a["home_account_id"]))),
+                tuple(sorted(granted)),
             )
+
+    def _peek_account(self) -> tuple[dict[str, Any], set[str]] | None:
+        """The signed-in account read from the cache file itself (MSAL's unified cache schema), without MSAL.
+
+        The app asks "who is signed in?" before drawing the cached profile, and importing MSAL costs ~130 ms.
+        Only an exact match of the authority host is trusted here; anything else (``None``) goes through MSAL.
+        """
+        try:
+            state = json.loads(self.cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        host = (urlsplit(self.settings.authority_url).hostname or "").lower()
+        client_id = self.settings.effective_client_id
+        with_rt = {
+            rt.get("home_account_id")
+            for rt in (state.get("RefreshToken") or {}).values()
+            if rt.get("client_id") == client_id
+        }
+        accounts = [a for a in (state.get("Account") or {}).values() if a.get("environment") == host]
+        accounts.sort(key=lambda a: a.get("home_account_id") not in with_rt)
+        if not accounts or not accounts[0].get("home_account_id"):
+            return None
+        home = accounts[0]["home_account_id"]
+        return accounts[0], set((state.get(_GRANTED_KEY) or {}).get(home, ()))
 
     def _app_account(self) -> Account | None:
         import msal
