@@ -268,4 +268,5 @@ def route(emu: Emulator, req: Request) -> Response:
             return identity.authorize_page(emu, req)
     if len(segs) >= 2 and segs[1] in {"v2.0", "oauth2", "discovery"}:
         return identity.openid_configuration(emu, segs[0])  # unknown tenant: Entra's AADSTS90002
-    return json_response(404, {"error": {"code": "NotFound", "message": f"No such endpoint: {req.path}"}})
+    first = segs[0] if segs else ""
+    return graph_error(req, 400, "BadRequest", f"Invalid version: {first}")  # what Graph says to /me without /v1.0
