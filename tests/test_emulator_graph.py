@@ -397,7 +397,7 @@ def test_upload_cut_short_by_the_client_changes_nothing(emulator: Emulator, samp
     assert put[-1]["status"] == 0 and "error" not in put[-1]
 
 
-def test_a_path_without_the_version_gets_graphs_envelope(emulator: Emulator, samples: Path) -> None:
+def test_a_path_without_the_version_gets_graphs_envelope(emulator: Emulator) -> None:
     with httpx.Client(verify=emulator.ssl_context()) as raw:
         resp = raw.get(f"{emulator.base_url}/me", headers=bearer(emulator.issue_token()))
     body = error_of(resp)
