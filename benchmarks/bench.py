@@ -447,8 +447,8 @@ from tui.app import build_app
 from tui.core.config import load_settings
 app = build_app(load_settings(json.loads(sys.argv[1]), env={}))
 show = app._show
-def shown(snapshot):
-    show(snapshot)  # the cached profile and photo are drawn on the next refresh: that is the moment measured
+def shown(snapshot, *args, **kwargs):
+    show(snapshot, *args, **kwargs)  # the cached profile and photo are drawn on the next refresh: that is the moment measured
     app.call_after_refresh(lambda: (print(f"drawn {since_start_ms():.0f}"), app.exit()))
 app._show = shown
 app.run(headless=True, size=(100, 30))

@@ -7,6 +7,7 @@ ask. Errors from any worker, in any screen, reach the user through :meth:`GraphP
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import time
@@ -155,13 +156,19 @@ class GraphPhotoApp(App[int]):
             self.account_key = account_key(self.settings, account)
             if target.is_me:
                 snapshot = self.store.load(self.account_key, None)
-        self.call_from_thread(self._started, account, target, snapshot)
+        image = None
+        if snapshot is not None and snapshot.photo is not None:  # Pillow's import and the decode, off the UI thread
+            from tui.widgets.photo import decode
+
+            with contextlib.suppress(Exception):  # undecodable: the home screen says so when it tries again
+                image = decode(snapshot.photo)
+        self.call_from_thread(self._started, account, target, snapshot, image)
         for module in ("tui.core.graph", "tui.core.sync"):
             importlib.import_module(module)
         if account is not None:
             self.call_from_thread(self._online, account)
 
-    def _started(self, account: Account | None, target: Target, snapshot: Snapshot | None) -> None:
+    def _started(self, account: Account | None, target: Target, snapshot: Snapshot | None, image: Any) -> None:
         self.target, self.account = target, account
         self._update_header()
         if account is None:
@@ -169,7 +176,7 @@ class GraphPhotoApp(App[int]):
             self.sign_in()
             return
         if snapshot is not None:
-            self._show(snapshot)
+            self._show(snapshot, image)
             self.home.status.synced(snapshot.synced_at)
         else:
             self.home.show(None, target)
@@ -259,13 +266,13 @@ class GraphPhotoApp(App[int]):
         self._show(snapshot)
         self.home.status.synced(snapshot.synced_at)
 
-    def _show(self, snapshot: Snapshot) -> None:
+    def _show(self, snapshot: Snapshot, image: Any = None) -> None:
         from tui.core.photos import Target
 
         if self.target is not None and not self.target.known:
             self.target = Target.from_profile(snapshot.profile, is_me=self.target.is_me)
         self.snapshot = snapshot
-        self.home.show(snapshot, self.target)
+        self.home.show(snapshot, self.target, image=image)
         self._update_header()
 
     def on_app_focus(self, event: events.AppFocus) -> None:

@@ -20,6 +20,8 @@ from tui.widgets.profile import ProfileCard
 from tui.widgets.status import SyncStatus
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
+
     from tui.core.photos import Target
     from tui.core.store import Snapshot
 
@@ -82,8 +84,10 @@ class HomeScreen(AppScreen):
             text.append(f"  {clean(note)}", style="italic")
         self.query_one("#viewing", Static).update(text)
 
-    def show(self, snapshot: Snapshot | None, target: Target | None, *, hint: str = "Loading…") -> None:
-        """Draw a snapshot; photo bytes are decoded again only when they changed."""
+    def show(
+        self, snapshot: Snapshot | None, target: Target | None, *, hint: str = "Loading…", image: Image | None = None
+    ) -> None:
+        """Draw a snapshot; photo bytes are decoded again only when they changed (``image``: already decoded)."""
         self.snapshot = snapshot
         self.show_viewing(target)
         card, photo = self.query_one(ProfileCard), self.photo
@@ -96,7 +100,7 @@ class HomeScreen(AppScreen):
         status = snapshot.status
         if status.state == "photo" and snapshot.photo is not None:
             if snapshot.photo != self._shown_photo or photo.state != "photo":
-                photo.show_photo(snapshot.photo)
+                photo.show_photo(image if image is not None else snapshot.photo)
                 self._shown_photo = snapshot.photo
             return
         self._shown_photo = None
