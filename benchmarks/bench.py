@@ -311,17 +311,7 @@ def upload_vs_curl(bench: Bench) -> list[str]:
     data = _upload_jpeg(photo)
     with Emulator(state_dir=bench.tmp / "emu", port=0) as emu:
         token = emu.issue_token(upn=emu.admin_upn, scopes=("User.ReadWrite",))
-        settings = load_settings(
-            {
-                "graph_url": emu.graph_url,
-                "authority": emu.authority,
-                "ca_bundle": str(emu.ca_path),
-                "client_id": emu.public_client_id,
-                "tenant": emu.tenant_id,
-                "access_token": token,
-            },
-            env={},
-        )
+        settings = load_settings({**emu.client_flags(), "access_token": token}, env={})
         headers = bench.tmp / "auth-header"  # the token goes in a 0600 file, never on a command line
         headers.touch(mode=0o600)
         headers.write_text(f"Authorization: Bearer {token}\n")
@@ -448,7 +438,7 @@ from tui.core.config import load_settings
 app = build_app(load_settings(json.loads(sys.argv[1]), env={}))
 show = app._show
 def shown(snapshot, *args, **kwargs):
-    show(snapshot, *args, **kwargs)  # the cached profile and photo are drawn on the next refresh: that is the moment measured
+    show(snapshot, *args, **kwargs)  # drawn on the next refresh: the moment measured
     app.call_after_refresh(lambda: (print(f"drawn {since_start_ms():.0f}"), app.exit()))
 app._show = shown
 app.run(headless=True, size=(100, 30))
@@ -478,13 +468,7 @@ def _seed_cache(home: Path) -> dict[str, str]:
 
     os.environ["GRAPHPHOTO_HOME"] = str(home)
     emu = Emulator(state_dir=home / "emu", seed=0, device_interval=1).start()
-    flags = {
-        "graph_url": emu.graph_url,
-        "authority": emu.authority,
-        "ca_bundle": str(emu.ca_path),
-        "client_id": emu.public_client_id,
-        "tenant": emu.tenant_id,
-    }
+    flags = emu.client_flags()
     settings = load_settings(flags, env={})
     auth = Authenticator(settings)
     code = auth.start_device_code(OWN_SCOPES)

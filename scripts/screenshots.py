@@ -143,16 +143,7 @@ async def take(item: Shot) -> Path:
         from tui.emulator import Emulator
 
         with Emulator(state_dir=Path(tmp) / "emu", seed=0) as emu:
-            settings = load_settings(
-                {
-                    "graph_url": emu.graph_url,
-                    "authority": emu.authority,
-                    "ca_bundle": str(emu.ca_path),
-                    "client_id": emu.public_client_id,
-                    "tenant": emu.tenant_id,
-                },
-                env={},
-            )
+            settings = load_settings(emu.client_flags(), env={})
             if item.signed_in:
                 await asyncio.to_thread(sign_in, settings, emu)
             app = build_app(settings, clock=Clock())

@@ -52,14 +52,8 @@ def _fresh(emu: Emulator) -> Iterator[None]:
 
 
 def settings_for(emu: Emulator, **flags: Any) -> Settings:
-    base = {
-        "graph_url": emu.graph_url,
-        "authority": emu.authority,
-        "ca_bundle": str(emu.ca_path),
-        "client_id": emu.public_client_id,
-    }
     env = {k: v for k, v in flags.items() if k.isupper()}
-    return load_settings({**base, **{k: v for k, v in flags.items() if not k.isupper()}}, env=env)
+    return load_settings({**emu.client_flags(), **{k: v for k, v in flags.items() if not k.isupper()}}, env=env)
 
 
 def wait_poll(auth: Authenticator, code: DeviceCode) -> Account:
@@ -406,12 +400,7 @@ def test_who_is_signed_in_is_known_without_importing_msal(emu: Emulator) -> None
     device_sign_in(emu, Authenticator(settings), emu.member_upn)
     expected = Authenticator(settings)
     _ = expected.cache  # loaded through MSAL
-    flags = {
-        "graph_url": emu.graph_url,
-        "authority": emu.authority,
-        "ca_bundle": str(emu.ca_path),
-        "client_id": emu.public_client_id,
-    }
+    flags = emu.client_flags()
     code = (
         "import json, sys\n"
         "from tui.core.auth import Authenticator\n"

@@ -32,9 +32,8 @@ def _fresh(emu: Emulator) -> Iterator[None]:
 
 
 def settings_for(emu: Emulator, token: str | None = None, **flags: Any) -> Settings:
-    base = {"graph_url": emu.graph_url, "authority": emu.authority, "ca_bundle": str(emu.ca_path)}
     env = {"GRAPHPHOTO_ACCESS_TOKEN": token} if token else {}
-    return load_settings({**base, "client_id": emu.public_client_id, **flags}, env=env)
+    return load_settings({**emu.client_flags(), **flags}, env=env)
 
 
 def graph_as(emu: Emulator, upn: str | None = None, admin: bool = True, **kw: Any) -> GraphClient:

@@ -21,14 +21,7 @@ ADMIN_SCOPES = ("User.ReadWrite", "User.Read.All", "ProfilePhoto.ReadWrite.All")
 
 
 def emulator_env(emu: Emulator) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GRAPHPHOTO_GRAPH_URL": emu.base_url,
-        "GRAPHPHOTO_AUTHORITY": emu.authority,
-        "GRAPHPHOTO_CA_BUNDLE": str(emu.ca_path),
-        "GRAPHPHOTO_CLIENT_ID": emu.public_client_id,
-        "GRAPHPHOTO_TENANT": emu.tenant_id,
-    }
+    return {**os.environ, **{f"GRAPHPHOTO_{k.upper()}": v for k, v in emu.client_flags().items()}}
 
 
 def cli(emu: Emulator | None, *args: str, upn: str | None = None, scopes: tuple[str, ...] = ADMIN_SCOPES):
@@ -163,15 +156,7 @@ def test_acting_on_someone_else_without_admin_consent_says_how_to_get_it(emulato
     from tui.core.auth import Authenticator
     from tui.core.config import load_settings
 
-    settings = load_settings(
-        {
-            "graph_url": emulator.base_url,
-            "authority": emulator.authority,
-            "ca_bundle": str(emulator.ca_path),
-            "client_id": emulator.public_client_id,
-            "tenant": emulator.tenant_id,
-        }
-    )
+    settings = load_settings(emulator.client_flags())
     auth = Authenticator(settings)
     code = auth.start_device_code(["User.ReadWrite"])  # an ordinary sign-in: own photo only
     emulator.approve(code.user_code, upn=emulator.admin_upn)

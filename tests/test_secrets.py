@@ -76,8 +76,7 @@ def test_no_secret_in_cli_output_or_debug_log(emu: Emulator, tmp_path: Path, iso
 
 
 async def test_no_token_in_errors_or_reprs(emu: Emulator, tmp_path: Path) -> None:
-    flags = {"graph_url": emu.graph_url, "authority": emu.authority, "ca_bundle": str(emu.ca_path),
-             "client_id": emu.public_client_id, "debug_log": str(tmp_path / "d.log")}  # fmt: skip
+    flags = {**emu.client_flags(), "debug_log": str(tmp_path / "d.log")}
     token = emu.issue_token(emu.member_upn, scopes=("User.ReadWrite", *ADMIN_SCOPES))
     settings = load_settings(flags, env={"GRAPHPHOTO_ACCESS_TOKEN": token, "GRAPHPHOTO_CLIENT_SECRET": "s3cret-value"})
     auth = Authenticator(settings)

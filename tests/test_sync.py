@@ -25,16 +25,7 @@ def emu(emulator: Emulator) -> Emulator:
 
 def settings_for(emu: Emulator, upn: str, *scopes: str) -> Settings:
     token = emu.issue_token(upn=upn, scopes=scopes or ("User.ReadWrite",))
-    return load_settings(
-        {
-            "graph_url": emu.base_url,
-            "authority": emu.authority,
-            "ca_bundle": str(emu.ca_path),
-            "client_id": emu.public_client_id,
-            "tenant": emu.tenant_id,
-            "access_token": token,
-        }
-    )
+    return load_settings({**emu.client_flags(), "access_token": token})
 
 
 @pytest.fixture

@@ -37,16 +37,7 @@ def emu(tmp_path: Path) -> Iterator[Emulator]:
 
 
 def settings_for(emu: Emulator) -> Settings:
-    return load_settings(
-        {
-            "graph_url": emu.graph_url,
-            "authority": emu.authority,
-            "ca_bundle": str(emu.ca_path),
-            "client_id": emu.public_client_id,
-            "tenant": emu.tenant_id,
-        },
-        env={},
-    )
+    return load_settings(emu.client_flags(), env={})
 
 
 def sign_in(settings: Settings, emu: Emulator) -> None:

@@ -140,6 +140,17 @@ class Emulator:
     def ca_path(self) -> Path:
         return self.keys.ca_path
 
+    def client_flags(self) -> dict[str, str]:
+        """The settings that point graphphoto-tui at this emulator, as ``load_settings`` flags (the names of
+        ``--graph-url`` etc.); ``GRAPHPHOTO_`` + the upper-cased name gives the environment variable."""
+        return {
+            "graph_url": self.graph_url,
+            "authority": self.authority,
+            "ca_bundle": str(self.ca_path),
+            "client_id": self.public_client_id,
+            "tenant": self.tenant_id,
+        }
+
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this emulator's CA (and nothing else)."""
         return ssl.create_default_context(cafile=str(self.ca_path))

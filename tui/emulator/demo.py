@@ -16,14 +16,8 @@ DEMO_APPROVE_AFTER = 3.0
 
 def settings_for(settings: Settings, emu: Emulator) -> Settings:
     """``settings`` pointed at ``emu``; a separate token-cache profile keeps demo tokens away from a real tenant's."""
-    return settings.replace(
-        graph_url=emu.graph_url,
-        authority=emu.authority,
-        ca_bundle=emu.ca_path,
-        client_id=emu.public_client_id,
-        tenant=emu.tenant_id,
-        profile="demo" if settings.profile == "default" else settings.profile,
-    )
+    flags = {**emu.client_flags(), "ca_bundle": emu.ca_path}
+    return settings.replace(**flags, profile="demo" if settings.profile == "default" else settings.profile)
 
 
 def start_demo(settings: Settings) -> tuple[Settings, Emulator]:
