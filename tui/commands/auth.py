@@ -13,6 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, UsageError
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ def _login(args: argparse.Namespace, settings: Settings, auth: Authenticator) ->
         account = auth.sign_in_app_only()
     else:
         if settings.app_only:
-            raise UsageError("a client secret or certificate is configured: use `graphphoto-tui login --app-only`")
+            hint = command_hint(settings, "login", "--app-only")
+            raise UsageError(f"a client secret or certificate is configured: use `{hint}`")
         scopes = OWN_SCOPES + ADMIN_SCOPES if args.admin else OWN_SCOPES
         if args.admin:
             _say("asking also for User.Read.All and ProfilePhoto.ReadWrite.All, to change other users' photos")
@@ -84,7 +86,7 @@ def _paste_back(auth: Authenticator, scopes: tuple[str, ...]) -> Account:
     _say("from the address bar and paste it here, then press Enter:")
     line = sys.stdin.readline()
     if not line.strip():
-        raise AuthError("no address was pasted: run `graphphoto-tui login --paste-back` again")
+        raise AuthError(f"no address was pasted: run `{command_hint(auth.settings, 'login', '--paste-back')}` again")
     return auth.finish_paste_back(line)
 
 

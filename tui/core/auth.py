@@ -147,8 +147,9 @@ def auth_error(result: dict[str, Any], settings: Settings) -> AuthError:
     code = f"AADSTS{min(codes)}" if codes else error
     if codes & _CA_CODES:
         return ConditionalAccessBlocked(
-            f"Conditional Access blocked this sign-in ({code}): sign in with `graphphoto-tui login --paste-back` "
-            "on another device, or use app-only sign-in with a certificate (`graphphoto-tui login --app-only`)"
+            f"Conditional Access blocked this sign-in ({code}): sign in with "
+            f"`{login_command(settings, '--paste-back')}` on another device, or use app-only sign-in with a "
+            f"certificate (`{login_command(settings, '--app-only')}`)"
         )
     if error == "consent_required" or suberror == "consent_required" or 65001 in codes:
         return ConsentRequired(f"this sign-in has not been granted the permissions needed ({code}): sign in again")
@@ -180,7 +181,8 @@ def auth_error(result: dict[str, Any], settings: Settings) -> AuthError:
     if error == "access_denied":
         return AuthError(f"the sign-in was declined or cancelled in the browser ({error}): start a new sign-in")
     if error in {"invalid_grant", "interaction_required", "login_required"}:
-        return AuthError(f"your sign-in expired or was revoked ({error}): sign in again with `graphphoto-tui login`")
+        again = login_command(settings)
+        return AuthError(f"your sign-in expired or was revoked ({error}): sign in again with `{again}`")
     detail = _describe(result)
     return AuthError(f"sign-in failed ({code})" + (f": {detail}" if detail else ""))
 
@@ -507,7 +509,7 @@ class Authenticator:
             if force_refresh or (isinstance(exp, (int, float)) and exp < time.time()):
                 raise AuthError(
                     "the token in GRAPHPHOTO_ACCESS_TOKEN expired or was refused: get a new one, or unset it and "
-                    "run `graphphoto-tui login`"
+                    f"run `{login_command(s)}`"
                 )
             return s.access_token
         wanted = {short_scope(x) for x in scopes} - _OIDC
@@ -539,7 +541,7 @@ class Authenticator:
                     self._full(scopes), account=account, force_refresh=force_refresh
                 )
             if not result:
-                raise AuthError("your sign-in has no refresh token for these permissions: run `graphphoto-tui login`")
+                raise AuthError(f"your sign-in has no refresh token for these permissions: run `{login_command(s)}`")
             if "access_token" not in result:
                 self.save()
                 raise auth_error(result, s)

@@ -22,6 +22,7 @@ import httpx
 
 from tui import __version__
 from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, TokenSource
+from tui.core.config import command_hint
 from tui.core.errors import (
     EXIT_NOT_FOUND,
     EXIT_REFUSED_INPUT,
@@ -131,7 +132,13 @@ def _first_sentence(message: str) -> str:
 
 
 def error_from_response(
-    response: httpx.Response, body: bytes, *, action: str = "read", other: bool = False, app_only: bool = False
+    response: httpx.Response,
+    body: bytes,
+    *,
+    action: str = "read",
+    other: bool = False,
+    app_only: bool = False,
+    login: str = "graphphoto-tui login",
 ) -> GraphError:
     """Map one failed response to the GraphError a user can act on (every row of the reference's table)."""
     status = response.status_code
@@ -163,7 +170,7 @@ def error_from_response(
         return make(
             SignInRejected,
             f"Graph did not accept the sign-in ({shown}): the token expired or was revoked; "
-            "sign in again with `graphphoto-tui login`",
+            f"sign in again with `{login}`",
         )
     if status == 403:
         return make(GraphError, _forbidden(shown, action, other, app_only))
@@ -347,7 +354,8 @@ class GraphClient:
                 self._notify(delay, "unavailable")
                 await asyncio.sleep(delay)
                 continue
-            raise error_from_response(response, data, action=action, other=other, app_only=app_only)
+            login = command_hint(self.settings, "login")
+            raise error_from_response(response, data, action=action, other=other, app_only=app_only, login=login)
 
     async def _json(self, url: str, *, other: bool, action: str = "read", **kw: Any) -> dict[str, Any]:
         response, data = await self._send("GET", url, other=other, action=action, **kw)

@@ -204,8 +204,8 @@ class PhotoService:
                 f"could not save a backup of the current photo ({exc.strerror or exc}); nothing was changed"
             ) from None
         request_id = self.graph.last_request_id  # read before any other await can overwrite it
+        record("ok", request_id=request_id)  # before the ETag read: a cancel there must not lose the audit line
         etag = await self._new_etag(target) if data is not None else None
-        record("ok", request_id=request_id)
         return ChangeResult(action, target, backup, request_id, etag, len(data or b""), sha, restored_from)
 
     @contextlib.asynccontextmanager
