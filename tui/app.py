@@ -24,9 +24,9 @@ from textual.worker import Worker, WorkerState
 from tui import APP_NAME
 from tui.core.config import Settings
 from tui.core.errors import AuthError, GraphPhotoError, NetworkError
+from tui.core.text import clean
 from tui.screens import sentence
 from tui.screens.home import HomeScreen
-from tui.widgets.photo import clean
 
 if TYPE_CHECKING:
     from tui.core.auth import Account, Authenticator

@@ -246,7 +246,6 @@ class GraphClient:
         self.settings = settings
         self.auth = auth
         self.on_retry = on_retry
-        self.request_count = 0
         self.last_request_id: str | None = None  # of the last success: read right after an await, for audits
         self.backoff = 0.5  # seconds before the first retry of a failed idempotent request
         self.base = f"{settings.graph_base}/v1.0"
@@ -318,7 +317,6 @@ class GraphClient:
                 content=body() if body else None,
             )
             attempt += 1
-            self.request_count += 1
             try:
                 response = await self._client.send(request, stream=True)
                 try:
@@ -434,16 +432,6 @@ class GraphClient:
         if not data:
             raise NoPhoto("this user has no photo yet", status=response.status_code)
         return data, response.headers.get("etag")
-
-    async def photo_if_changed(
-        self, known_etag: str | None, user_id: str | None = None
-    ) -> tuple[PhotoStatus, bytes | None]:
-        """Metadata first; download the bytes only when the ETag differs from ``known_etag``."""
-        status = await self.photo_status(user_id)
-        if status.state != "photo" or (status.meta and same_etag(status.meta.etag, known_etag)):
-            return status, None
-        data, _ = await self.get_photo(user_id)
-        return status, data
 
     async def upload_photo(
         self, data: bytes, user_id: str | None = None, *, progress: ProgressCallback | None = None

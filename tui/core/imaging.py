@@ -57,7 +57,7 @@ _TRANSPOSE = {
 }
 _ORIENTATION_WORDS = {2: "mirrored", 3: "rotated", 4: "mirrored", 5: "rotated and mirrored", 6: "rotated"}
 _ORIENTATION_WORDS |= {7: "rotated and mirrored", 8: "rotated"}
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 _heif_lock = threading.Lock()
 _heif_ready = False
 
@@ -83,7 +83,7 @@ def _register_heif() -> None:
 
 def _maybe_heif(head: bytes) -> None:
     """Register the HEIF opener when the ISO-BMFF brand says HEIC/HEIF (AVIF stays with Pillow's own plugin)."""
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
         _register_heif()
 
 

@@ -24,7 +24,7 @@ async def sync(
 ) -> Snapshot:
     """Fetch profile and photo metadata together; fetch the bytes only if needed (or ``force_photo``, after an
     upload, when Graph may keep the ETag but the cache must not be trusted)."""
-    previous = store.load(account_key, user_id)
+    previous = await asyncio.to_thread(store.load, account_key, user_id)  # SQLite + the photo blob: off the loop
     profile, status = await asyncio.gather(graph.get_profile(user_id), graph.photo_status(user_id))
     photo: bytes | None = None
     if status.state == "photo":

@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from tui.core.text import clean
 from tui.screens import AppModal
-from tui.widgets.photo import clean
 
 
 class ConfirmScreen(AppModal):

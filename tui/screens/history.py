@@ -13,9 +13,10 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.core.errors import GraphPhotoError
+from tui.core.text import clean
 from tui.screens import AppScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.widgets.photo import PhotoView, clean
+from tui.widgets.photo import PhotoView
 
 if TYPE_CHECKING:
     from tui.core.history import Backup

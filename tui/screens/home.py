@@ -14,8 +14,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
+from tui.core.text import clean
 from tui.screens import AppScreen
-from tui.widgets.photo import PhotoView, clean
+from tui.widgets.photo import PhotoView
 from tui.widgets.profile import ProfileCard
 from tui.widgets.status import SyncStatus
 

@@ -19,8 +19,8 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, get_current_worker
 
 from tui.core.errors import GraphPhotoError
+from tui.core.text import clean
 from tui.screens import AppScreen, sentence
-from tui.widgets.photo import clean
 
 if TYPE_CHECKING:
     from tui.core.auth import Account, DeviceCode

@@ -23,10 +23,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
 from tui.core.errors import AuthError, GraphPhotoError
+from tui.core.text import clean
 from tui.screens import AppScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.file_picker import FilePicker
-from tui.widgets.photo import PhotoView, clean
+from tui.widgets.photo import PhotoView
 from tui.widgets.preview import PreviewPanel
 from tui.widgets.upload import UploadPanel
 

@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.core.text import clean
 from tui.screens import AppScreen
-from tui.widgets.photo import clean
 
 if TYPE_CHECKING:
     from tui.core.graph import Profile

@@ -24,12 +24,14 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DirectoryTree, Input
 
+from tui.core.imaging import HEIF_BRANDS
+
 #: What the pipeline can open (JPEG, PNG, HEIC/HEIF, WebP, GIF, BMP, TIFF, AVIF).
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".heic", ".heif", ".avif", ".bmp", ".tif", ".tiff"}
 )
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
-_FTYP_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_FTYP_BRANDS = HEIF_BRANDS | {b"avif", b"avis"}  # ISO-BMFF images: the pipeline's HEIF brands, and AVIF
 
 
 def sniff_image(head: bytes) -> bool:

@@ -20,7 +20,8 @@ from textual.reactive import reactive
 from textual.validation import Integer
 from textual.widgets import Input, Label, Static
 
-from tui.widgets.photo import PhotoView, clean
+from tui.core.text import clean
+from tui.widgets.photo import PhotoView
 
 if TYPE_CHECKING:
     from tui.core.imaging import Crop, Prepared, Source

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.widgets.photo import clean
+from tui.core.text import clean
 
 if TYPE_CHECKING:
     from tui.core.graph import Profile

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.widgets.photo import clean
+from tui.core.text import clean
 
 SyncState = Literal["idle", "syncing", "synced", "offline", "failed"]
 

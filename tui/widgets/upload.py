@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from tui.widgets.photo import clean
+from tui.core.text import clean
 from tui.widgets.preview import human_size
 
 
