@@ -110,10 +110,10 @@ def _write(output: str, data: bytes) -> Path | None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return None
-    from tui.commands.prepare import write_atomically
+    from tui.commands.prepare import write_output
 
     path = Path(output).expanduser()
-    write_atomically(path, data)
+    write_output(path, data)
     return path
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import stat
 import sys
 from pathlib import Path
 
+from tui.core import files
 from tui.core.config import Settings
 from tui.core.errors import EXIT_OK, UsageError
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write beside the target and rename: an interrupted run never leaves half a JPEG under the final name.
+def write_output(path: Path, data: bytes) -> None:
+    """Write the JPEG a user asked for with ``-o``, atomically: never half a JPEG under the final name.
 
     A symlink is followed (its target is replaced, the link kept); anything but a regular file is refused, since
     renaming over ``/dev/full`` or a FIFO would destroy it. An existing file keeps its permissions.
@@ -31,16 +31,8 @@ def write_atomically(path: Path, data: bytes) -> None:
             what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise UsageError(f"cannot write {path}: it is {what}; name a file, or '-' for standard output")
         mode = stat.S_IMODE(st.st_mode)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        files.write_atomically(path, data, mode=mode)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -57,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.buffer.write(prepared.data)
         sys.stdout.buffer.flush()
     else:
-        write_atomically(Path(args.output).expanduser(), prepared.data)
+        write_output(Path(args.output).expanduser(), prepared.data)
     if args.json:
         import json
 

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import tempfile
 import threading
 import time
 import warnings
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tui.core.config import command_hint, private_subdir, state_dir
 from tui.core.errors import AuthError, CancelledError, ConfigError, NetworkError
+from tui.core.files import write_atomically
 from tui.core.net import sync_client
 
 if TYPE_CHECKING:
@@ -270,18 +270,7 @@ class Authenticator:
                 return
             state = json.loads(cache.serialize() or "{}")
             state[_GRANTED_KEY] = self._granted
-            path = self.cache_path
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp: 0600
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(state, fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomically(self.cache_path, json.dumps(state).encode())  # 0600 from creation
             cache.has_state_changed = False
 
     def _cache_accounts(self) -> list[dict[str, Any]]:

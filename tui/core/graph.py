@@ -32,6 +32,7 @@ from tui.core.errors import (
     ImageError,
     NetworkError,
 )
+from tui.core.imaging import MAX_UPLOAD_BYTES  # Graph's limit; the pipeline encodes under it
 from tui.core.models import PhotoMeta, PhotoStatus, Profile, UserPage, same_etag
 from tui.core.net import event_hooks, verify_for
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[int, int], None]
 RetryCallback = Callable[[float, str], None]
 
-MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_ATTEMPTS = 4
 PROFILE_FIELDS = (

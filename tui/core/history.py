@@ -21,27 +21,13 @@ from typing import Any, Literal
 
 from tui.core.config import private_subdir, state_dir
 from tui.core.errors import GraphPhotoError, ImageError, NotFoundError
+from tui.core.files import write_atomically
 
 Reason = Literal["before replace", "before remove", "before restore"]
 Action = Literal["replace", "remove", "restore"]
 Result = Literal["ok", "failed", "cancelled"]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomic write at mode 0600: a crash leaves either the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _now() -> datetime:
@@ -125,8 +111,8 @@ class History:
             reason=reason,
             file=name,
         )
-        _write_private(self.root / name, data)
-        _write_private(self.root / f"{backup_id}.json", json.dumps(backup.to_json(), indent=2).encode())
+        write_atomically(self.root / name, data)
+        write_atomically(self.root / f"{backup_id}.json", json.dumps(backup.to_json(), indent=2).encode())
         return backup
 
     def _all(self) -> Iterator[Backup]:

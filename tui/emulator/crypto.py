@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from tui.core.files import write_atomically
 
 _PEM = serialization.Encoding.PEM
 _PKCS8 = serialization.PrivateFormat.PKCS8
@@ -32,12 +33,6 @@ def _pooled_rsa(slot: int) -> rsa.RSAPrivateKey:
 
 def _key_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(_PEM, _PKCS8, _NOENC)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _cert(
@@ -105,7 +100,7 @@ def load_or_create(directory: Path) -> KeyMaterial:
     if not (ca_path.exists() and ca_key_path.exists()):
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca = _cert(f"graphphoto-tui emulator CA {uuid.uuid4().hex[:8]}", ca_key, ca=True)
-        _write_private(ca_key_path, _key_pem(ca_key))
+        write_atomically(ca_key_path, _key_pem(ca_key))
         ca_path.write_bytes(ca.public_bytes(_PEM))
         srv_cert.unlink(missing_ok=True)
     ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
@@ -113,15 +108,15 @@ def load_or_create(directory: Path) -> KeyMaterial:
     if not (srv_cert.exists() and srv_key.exists()):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _cert("127.0.0.1", key, ca, ca_key, server=True)  # type: ignore[arg-type]
-        _write_private(srv_key, _key_pem(key))
+        write_atomically(srv_key, _key_pem(key))
         srv_cert.write_bytes(cert.public_bytes(_PEM) + ca.public_bytes(_PEM))
     if not sign_path.exists():
-        _write_private(sign_path, _key_pem(_pooled_rsa(0)))
+        write_atomically(sign_path, _key_pem(_pooled_rsa(0)))
     signing = serialization.load_pem_private_key(sign_path.read_bytes(), None)
     if not app_path.exists():
         key = _pooled_rsa(1)
         cert = _cert("graphphoto-tui demo app", key)
-        _write_private(app_path, cert.public_bytes(_PEM) + _key_pem(key))
+        write_atomically(app_path, cert.public_bytes(_PEM) + _key_pem(key))
     app_cert = x509.load_pem_x509_certificate(app_path.read_bytes())
     assert isinstance(signing, rsa.RSAPrivateKey)
     kid = signing.public_key().public_numbers().n.to_bytes(256, "big")[:8].hex()
