@@ -9,6 +9,7 @@ and 5xx are retried with jittered backoff for idempotent requests only, and a 40
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import random
 import re
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[int, int], None]
 RetryCallback = Callable[[float, str], None]
+
+#: Retries of requests made by the current task go here instead of the client's ``on_retry``: the update screen
+#: shows "retrying in Ns" beside its progress bar, while a background sync's retries still reach the app.
+retry_listener: contextvars.ContextVar[RetryCallback | None] = contextvars.ContextVar("retry_listener", default=None)
 
 CHUNK = 64 * 1024
 MAX_ATTEMPTS = 4
@@ -285,8 +290,9 @@ class GraphClient:
         return await asyncio.to_thread(self.auth.token, self._scopes(other), force_refresh=force_refresh)
 
     def _notify(self, seconds: float, why: str) -> None:
-        if self.on_retry is not None:
-            self.on_retry(seconds, why)
+        listener = retry_listener.get() or self.on_retry
+        if listener is not None:
+            listener(seconds, why)
 
     async def _send(
         self,

@@ -240,10 +240,9 @@ class UpdateScreen(AppScreen):
         panel.start(len(prepared.data))
         self.failed = False
         self._lock_form(True)
-        graph = getattr(self.app, "graph", None)
-        app_hook = getattr(graph, "on_retry", None)
-        if graph is not None:  # while this screen uploads, Graph's waits are told here, next to the bar
-            graph.on_retry = panel.retrying
+        from tui.core.graph import retry_listener
+
+        listening = retry_listener.set(panel.retrying)  # this upload's waits show next to its bar
         try:
             await self._service().replace(self.target, prepared.data, progress=panel.advance)
         except GraphPhotoError as exc:
@@ -260,8 +259,7 @@ class UpdateScreen(AppScreen):
             panel.failed("an unexpected error stopped the upload")
             raise
         finally:
-            if graph is not None:
-                graph.on_retry = app_hook
+            retry_listener.reset(listening)
             self._lock_form(False)
         self.dismiss(True)
 
