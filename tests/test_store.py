@@ -77,10 +77,8 @@ def test_load_is_instant_and_safe_from_threads() -> None:
         for t in threads:
             t.join()
         assert not errors
-    started = time.perf_counter()
-    with Store() as store:  # what app start-up pays: open + one load
+    with Store() as store:  # what app start-up does: open + one load (timed in benchmarks/, not here)
         assert store.load("acct") is not None
-    assert time.perf_counter() - started < 0.1  # typically 2 ms; generous for a loaded CI machine
 
 
 def test_a_damaged_store_is_set_aside_not_fatal(isolated_home: Path) -> None:
