@@ -32,7 +32,7 @@ def write_output(path: Path, data: bytes) -> None:
             raise UsageError(f"cannot write {path}: it is {what}; name a file, or '-' for standard output")
         mode = stat.S_IMODE(st.st_mode)
     try:
-        files.write_atomically(path, data, mode=mode)
+        files.write_atomically(path, data, mode=mode, durable=False)  # `prepare` can simply run again
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
