@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "or set GRAPHPHOTO_SAMPLES=/path/to/samples",
             returncode=4,
         )
+
+
+def device_sign_in(emu, auth, upn: str | None = None, scopes=("User.ReadWrite",)):  # -> Account
+    """A real device-code sign-in through ``auth`` (an Authenticator), approved by the emulator as ``upn`` (default:
+    the admin): what the app and `login` do, and how tests seed a token cache. Polls as often as the client allows."""
+    code = auth.start_device_code(tuple(scopes))
+    emu.approve(code.user_code, upn=upn)
+    deadline = time.monotonic() + 30
+    while (account := auth.poll_device_code(code)) is None:
+        assert time.monotonic() < deadline, "the device code was never approved"
+        time.sleep(0.1)  # no event crosses the process boundary: poll, with a deadline
+    return account
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import device_sign_in
 
 import tui.core.auth as auth_mod
 from tui.core.auth import (
@@ -65,12 +66,6 @@ def wait_poll(auth: Authenticator, code: DeviceCode) -> Account:
             return account
         time.sleep(code.interval)
     raise AssertionError("device code never completed")
-
-
-def device_sign_in(emu: Emulator, auth: Authenticator, upn: str, scopes: tuple[str, ...] = OWN_SCOPES) -> Account:
-    code = auth.start_device_code(scopes)
-    emu.approve(code.user_code, upn)
-    return wait_poll(auth, code)
 
 
 def test_device_code_shows_the_servers_message_and_signs_in(emu: Emulator, isolated_home: Path) -> None:

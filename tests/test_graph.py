@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import device_sign_in
 
 from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, Authenticator
 from tui.core.config import Settings, load_settings
@@ -236,10 +237,7 @@ class FirstTokenExpired:
 async def test_401_refreshes_the_token_once_and_retries(emu: Emulator, isolated_home: Path) -> None:
     settings = settings_for(emu)
     auth = Authenticator(settings)
-    code = auth.start_device_code(OWN_SCOPES)
-    emu.approve(code.user_code, emu.member_upn)
-    time.sleep(code.interval)
-    assert auth.poll_device_code(code) is not None
+    device_sign_in(emu, auth, emu.member_upn)
     source = FirstTokenExpired(emu, auth)
     async with GraphClient(settings, source) as graph:
         assert (await graph.get_profile()).user_principal_name == emu.member_upn

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import device_sign_in
 from textual import events
 from textual.pilot import Pilot
 
@@ -33,15 +34,9 @@ def settings_for(emu: Emulator) -> Settings:
 
 
 def sign_in(emu: Emulator, upn: str | None = None, *, admin: bool = True) -> Account:
-    """A real device-code sign-in through the Authenticator, approved by the emulator: seeds the token cache."""
-    auth = Authenticator(settings_for(emu))
-    code = auth.start_device_code((*OWN_SCOPES, *ADMIN_SCOPES) if admin else OWN_SCOPES)
-    emu.approve(code.user_code, upn=upn)
-    deadline = time.monotonic() + 20
-    while (account := auth.poll_device_code(code)) is None:
-        assert time.monotonic() < deadline, "device code never approved"
-        time.sleep(0.1)  # the server's polling interval; there is no event to await across processes
-    return account
+    """Seed this test's token cache with a real device-code sign-in (admin scopes on top unless ``admin=False``)."""
+    scopes = (*OWN_SCOPES, *ADMIN_SCOPES) if admin else OWN_SCOPES
+    return device_sign_in(emu, Authenticator(settings_for(emu)), upn, scopes)
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:

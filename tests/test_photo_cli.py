@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import device_sign_in
 
 from tui.core.history import AuditLog, History
 from tui.emulator import Emulator
@@ -157,13 +158,7 @@ def test_acting_on_someone_else_without_admin_consent_says_how_to_get_it(emulato
     from tui.core.config import load_settings
 
     settings = load_settings(emulator.client_flags())
-    auth = Authenticator(settings)
-    code = auth.start_device_code(["User.ReadWrite"])  # an ordinary sign-in: own photo only
-    emulator.approve(code.user_code, upn=emulator.admin_upn)
-    deadline = time.monotonic() + 20
-    while auth.poll_device_code(code) is None:
-        assert time.monotonic() < deadline
-        time.sleep(code.interval)
+    device_sign_in(emulator, Authenticator(settings), emulator.admin_upn)  # an ordinary sign-in: own photo only
     mine = cli(emulator, "get", "--user", emulator.admin_upn.upper())  # naming oneself needs no admin consent
     assert mine.returncode == 0, mine.stderr
     other = cli(emulator, "get", "--user", emulator.member_upn)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import device_sign_in
 from PIL import Image
 from textual.widgets import DirectoryTree, Input
 
@@ -42,13 +43,7 @@ def settings_for(emu: Emulator) -> Settings:
 
 def sign_in(settings: Settings, emu: Emulator) -> None:
     """A real device-code sign-in, approved by the emulator, leaves a token in this test's cache."""
-    auth = Authenticator(settings)
-    code = auth.start_device_code(OWN_SCOPES)
-    emu.approve(code.user_code)
-    deadline = time.monotonic() + 30
-    while auth.poll_device_code(code) is None:
-        assert time.monotonic() < deadline, "sign-in was not approved"
-        time.sleep(0.05)
+    device_sign_in(emu, Authenticator(settings), scopes=OWN_SCOPES)
 
 
 @pytest.fixture
