@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -321,3 +322,26 @@ def test_overlapping_changes_to_one_user_keep_every_photo(emulator: Emulator, sa
     assert History().read(backups[0]) == original
     assert History().read(backups[1]) != original  # the first upload, kept before the second replaced it
     assert [e.result for e in AuditLog().entries()] == ["ok", "ok"]
+
+
+def test_progress_on_a_terminal_redraws_one_line(emulator: Emulator, samples: Path) -> None:
+    """The output filter strips control characters from Graph's text, never the progress line's own \\r."""
+    import pty
+
+    emu = emulator
+    env = {**emulator_env(emu), "GRAPHPHOTO_ACCESS_TOKEN": emu.issue_token(upn=emu.admin_upn, scopes=ADMIN_SCOPES)}
+    leader, follower = pty.openpty()
+    try:
+        photo = str(samples / "photos" / "Portrait_5.jpg")
+        argv = [sys.executable, "-m", "tui", "set", photo, "--user", emu.member_upn]
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower)
+        os.close(follower)
+        chunks = []
+        with contextlib.suppress(OSError):  # EIO once the child side is closed and drained
+            while data := os.read(leader, 65536):
+                chunks.append(data)
+    finally:
+        os.close(leader)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "uploading   0%\ruploading 100%" in shown  # one line, redrawn in place

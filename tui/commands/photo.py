@@ -137,7 +137,12 @@ def _stderr_tty() -> bool:
 
 def _on_retry(seconds: float, why: str) -> None:
     if _stderr_tty():
-        print(f"\r{why}: retrying in {seconds:.0f} s", file=sys.stderr, flush=True)
+        print(f"\r{why}: retrying in {seconds:.0f} s", file=_tty(), flush=True)
+
+
+def _tty() -> Any:
+    """stderr for our own progress line: its carriage returns must pass the filter meant for text from Graph."""
+    return getattr(sys.stderr, "trusted", sys.stderr)
 
 
 def _progress() -> Any:
@@ -146,7 +151,7 @@ def _progress() -> Any:
 
     def show(sent: int, total: int) -> None:
         pct = sent * 100 // total if total else 100
-        print(f"\ruploading {pct:3d}%", end="\n" if sent >= total else "", file=sys.stderr, flush=True)
+        print(f"\ruploading {pct:3d}%", end="\n" if sent >= total else "", file=_tty(), flush=True)
 
     return show
 

@@ -34,5 +34,10 @@ class PrintableStream:
         self._stream.write(printable(text))  # type: ignore[attr-defined]
         return len(text)
 
+    @property
+    def trusted(self) -> object:
+        """The stream itself, for the program's own control characters (a progress line's carriage return)."""
+        return self._stream
+
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
