@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +24,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "or set GRAPHPHOTO_SAMPLES=/path/to/samples",
             returncode=4,
         )
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`graphphoto-tui ARGS` as a separate process, as a script or a shell runs it (output captured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+@contextlib.contextmanager
+def running_emulator(state_dir: Path, **options: Any) -> Iterator[Any]:  # -> Iterator[tui.emulator.Emulator]
+    """An emulator for a test or a module; afterwards, any request it failed on internally fails the test."""
+    from tui.emulator import Emulator
+
+    with Emulator(state_dir=state_dir, **{"device_interval": 1, **options}) as emu:
+        yield emu
+    crashes = [f"{r['method']} {r['path']}: {r['error']}" for r in emu.request_log() if "error" in r]
+    assert not crashes, f"the emulator failed internally (a bug in tui/emulator): {crashes}"
 
 
 def device_sign_in(emu, auth, upn: str | None = None, scopes=("User.ReadWrite",)):  # -> Account
@@ -58,9 +88,5 @@ def emulator(tmp_path: Path):  # -> Iterator[tui.emulator.Emulator]
     Trust only its CA: ``httpx.Client(verify=emulator.ssl_context())``. MSAL needs ``instance_discovery=False``.
     Device codes announce a 1 s polling interval here (5 s by default).
     """
-    from tui.emulator import Emulator
-
-    with Emulator(state_dir=tmp_path / "emulator", device_interval=1) as emu:
+    with running_emulator(tmp_path / "emulator") as emu:
         yield emu
-    crashes = [f"{r['method']} {r['path']}: {r['error']}" for r in emu.request_log() if "error" in r]
-    assert not crashes, f"the emulator failed internally (a bug in tui/emulator): {crashes}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import device_sign_in
+from conftest import device_sign_in, running_emulator
 
 import tui.core.auth as auth_mod
 from tui.core.auth import (
@@ -41,7 +41,7 @@ from tui.emulator import Emulator
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path_factory.mktemp("emu"), device_interval=1) as emulator:
+    with running_emulator(tmp_path_factory.mktemp("emu")) as emulator:
         yield emulator
 
 

@@ -7,22 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from tui.cli import SUBCOMMANDS, main
 from tui.core.config import load_settings
 from tui.core.errors import ConfigError
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
 
 
 def test_help_lists_every_subcommand_with_examples() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import device_sign_in
+from conftest import device_sign_in, running_emulator
 
 from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, Authenticator
 from tui.core.config import Settings, load_settings
@@ -22,7 +22,7 @@ from tui.emulator import Emulator
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path_factory.mktemp("emu"), device_interval=1) as emulator:
+    with running_emulator(tmp_path_factory.mktemp("emu")) as emulator:
         yield emulator
 
 

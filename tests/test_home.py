@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import device_sign_in
+from conftest import device_sign_in, running_emulator
 from textual import events
 from textual.pilot import Pilot
 
@@ -25,7 +25,7 @@ from tui.widgets.photo import PhotoView
 
 @pytest.fixture
 def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path / "emu", seed=0, device_interval=1) as emulator:
+    with running_emulator(tmp_path / "emu", seed=0) as emulator:
         yield emulator
 
 

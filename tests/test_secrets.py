@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import run_cli, running_emulator
 
 from tui.core.auth import ADMIN_SCOPES, OWN_SCOPES, Authenticator
 from tui.core.config import load_settings
@@ -22,18 +20,8 @@ from tui.emulator import Emulator
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path_factory.mktemp("emu"), device_interval=1, approve_after=0.2) as emulator:
+    with running_emulator(tmp_path_factory.mktemp("emu"), approve_after=0.2) as emulator:
         yield emulator
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
 
 
 def cached_secrets(home: Path) -> set[str]:
@@ -55,12 +43,12 @@ def test_no_secret_in_cli_output_or_debug_log(emu: Emulator, tmp_path: Path, iso
     app_env = {"GRAPHPHOTO_CLIENT_SECRET": emu.app_client_secret}
     env_token = emu.issue_token(emu.member_upn)
     runs = [
-        cli("login", "--admin", *delegated),
-        cli("whoami", "--json", *delegated),
-        cli("login", "--app-only", *app, env=app_env),
-        cli("whoami", *app, env=app_env),
-        cli("whoami", *delegated, env={"GRAPHPHOTO_ACCESS_TOKEN": env_token}),
-        cli("login", *delegated, env={"GRAPHPHOTO_ACCESS_TOKEN": env_token}),
+        run_cli("login", "--admin", *delegated),
+        run_cli("whoami", "--json", *delegated),
+        run_cli("login", "--app-only", *app, env=app_env),
+        run_cli("whoami", *app, env=app_env),
+        run_cli("whoami", *delegated, env={"GRAPHPHOTO_ACCESS_TOKEN": env_token}),
+        run_cli("login", *delegated, env={"GRAPHPHOTO_ACCESS_TOKEN": env_token}),
     ]
     assert [r.returncode for r in runs] == [0] * len(runs), [r.stderr for r in runs]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import device_sign_in
+from conftest import device_sign_in, running_emulator
 from PIL import Image
 from textual.widgets import DirectoryTree, Input
 
@@ -33,7 +33,7 @@ SMALL = "photos/hopper.png"  # quick to decode: the other paths use it
 
 @pytest.fixture
 def emu(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(state_dir=tmp_path / "emu", port=0) as emulator:
+    with running_emulator(tmp_path / "emu") as emulator:
         yield emulator
 
 
