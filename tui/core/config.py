@@ -7,21 +7,23 @@ setting is one :class:`Option` row, and the flag, the environment variable and t
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from tui import APP_NAME
 from tui.core.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class Cloud:
+# NamedTuple, not @dataclass, for the records on every command's start-up path: `dataclasses` imports `inspect`
+# (ast, dis, tokenize), ~10 ms of a ~200 ms `prepare`.
+
+
+class Cloud(NamedTuple):
     """A national cloud: the authority host, Graph host and scope host always switch together."""
 
     name: str
@@ -126,8 +128,7 @@ def _color(value: Any) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One setting: its name (also the TOML key), parser, default and environment variables, in order."""
 
     name: str
@@ -182,8 +183,7 @@ def config_file_path(env: Mapping[str, str] | None = None) -> Path:
     return user_config_path(APP_NAME) / "config.toml"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The resolved configuration. ``sources`` maps each setting to where its value came from."""
 
     tenant: str = "organizations"
@@ -195,17 +195,27 @@ class Settings:
     ca_bundle: Path | None = None
     user: str | None = None
     profile: str = "default"
-    client_secret: str | None = field(default=None, repr=False)
+    client_secret: str | None = None
     client_certificate_path: Path | None = None
-    client_certificate_password: str | None = field(default=None, repr=False)
-    access_token: str | None = field(default=None, repr=False)
+    client_certificate_password: str | None = None
+    access_token: str | None = None
     size: int = 648
     quality: int = 80
     background: str = "white"
     debug_log: Path | None = None
     max_retry_wait: int = 120
     demo: bool = False
-    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    sources: Mapping[str, str] = MappingProxyType({})
+
+    def __repr__(self) -> str:
+        """Secrets never reach a log or a traceback, even through a repr."""
+        secret = {opt.name for opt in OPTIONS if opt.secret}
+        shown = ", ".join(
+            f"{name}={'***' if name in secret and value else repr(value)}"
+            for name, value in zip(self._fields, self)
+            if name != "sources"
+        )
+        return f"Settings({shown})"
 
     # --- derived values --------------------------------------------------------------------------------
 
@@ -247,7 +257,7 @@ class Settings:
         sources = dict(self.sources)
         for key in changes:
             sources.setdefault(key, "program")
-        return dataclasses.replace(self, sources=sources, **changes)
+        return self._replace(sources=MappingProxyType(sources), **changes)
 
 
 def load_settings(
@@ -293,7 +303,7 @@ def load_settings(
             raise ConfigError(opt.name.replace("_", "-"), shown, source, str(exc)) from None
         sources[opt.name] = source
     values["demo"] = bool(flags.get("demo", False))
-    return Settings(**values, sources=sources)
+    return Settings(**values, sources=MappingProxyType(sources))
 
 
 def _pick(

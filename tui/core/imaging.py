@@ -25,9 +25,8 @@ import os
 import stat
 import threading
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from tui.core.errors import ImageError, UsageError
 
@@ -95,8 +94,11 @@ class _Sized(Protocol):
 # --- crop box ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Crop:
+# Records here are NamedTuples and a plain class, not dataclasses: `dataclasses` imports `inspect` (ast, dis,
+# tokenize), ~10 ms of a ~200 ms `prepare` run (see tui/core/config.py).
+
+
+class Crop(NamedTuple):
     """A square in full-resolution upright source pixels: what the user sees, whatever the decode scale."""
 
     x: int
@@ -159,7 +161,6 @@ class Crop:
 # --- the decoded source ----------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class Source:
     """An opened image: facts about the file plus a small, normalised working image kept in memory.
 
@@ -168,15 +169,32 @@ class Source:
     scale by itself (once, replacing ``image``) when a zoomed-in crop needs more detail.
     """
 
-    path: Path
-    format: str
-    width: int
-    height: int
-    orientation: int
-    image: PILImage.Image = field(repr=False)
-    frames: int = 1
-    file_bytes: int = 0
-    notes: tuple[str, ...] = ()
+    __slots__ = ("file_bytes", "format", "frames", "height", "image", "notes", "orientation", "path", "width")
+
+    def __init__(
+        self,
+        path: Path,
+        format: str,
+        width: int,
+        height: int,
+        orientation: int,
+        image: PILImage.Image,
+        frames: int = 1,
+        file_bytes: int = 0,
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.width = width
+        self.height = height
+        self.orientation = orientation
+        self.image = image
+        self.frames = frames
+        self.file_bytes = file_bytes
+        self.notes = notes
+
+    def __repr__(self) -> str:
+        return f"Source({self.name!r}, {self.format} {self.width}x{self.height}, orientation {self.orientation})"
 
     @property
     def name(self) -> str:
@@ -418,18 +436,20 @@ def _encode(im: PILImage.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """Exactly what would be uploaded, plus what was done to get there."""
 
-    data: bytes = field(repr=False)
+    data: bytes
     width: int
     height: int
     quality: int
     notes: tuple[str, ...]
     source: Source
     crop: Crop
-    image: PILImage.Image = field(repr=False, compare=False)
+    image: PILImage.Image
+
+    def __repr__(self) -> str:  # not the JPEG's bytes
+        return f"Prepared({self.width}x{self.height} q{self.quality}, {len(self.data)} bytes, crop {self.crop})"
 
     def summary(self, output: str | None = None) -> str:
         """One line: ``me.heic: HEIF 3024x4032, rotated (EXIF 6) -> 648x648 JPEG q80, 85.2 kB -> out.jpg``."""
