@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from tui import APP_NAME
 from tui.core.errors import ConfigError
 
-
 # NamedTuple, not @dataclass, for the records on every command's start-up path: `dataclasses` imports `inspect`
 # (ast, dis, tokenize), ~10 ms of a ~200 ms `prepare`.
 
@@ -212,7 +211,7 @@ class Settings(NamedTuple):
         secret = {opt.name for opt in OPTIONS if opt.secret}
         shown = ", ".join(
             f"{name}={'***' if name in secret and value else repr(value)}"
-            for name, value in zip(self._fields, self)
+            for name, value in self._asdict().items()
             if name != "sources"
         )
         return f"Settings({shown})"
