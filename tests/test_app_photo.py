@@ -97,3 +97,49 @@ def test_downscale_averages_instead_of_picking_pixels() -> None:
     strips = photo_strips(board.convert("RGB"), 40, 20)
     levels = {c for s in strips for seg in s if seg.text == "▄" for c in (seg.style.color.triplet.red,)}
     assert levels and all(90 <= v <= 165 for v in levels), sorted(levels)
+
+
+def test_palette_renderer_draws_what_rich_pixels_draws(samples: Path) -> None:
+    """Our renderer plugs into rich-pixels and gives the same cells as its stock HalfcellRenderer (colours within
+    the palette's rounding), only faster: same glyph, same layout, fg = lower pixel, bg = upper pixel."""
+    from rich.console import Console
+    from rich_pixels import HalfcellRenderer, Pixels
+
+    from tui.core.imaging import to_cells_image
+    from tui.widgets.photo import PaletteHalfcellRenderer
+
+    image = to_cells_image(decode((samples / "photos" / "hopper.png").read_bytes()), 30, 15)
+    console = Console(width=80, color_system="truecolor")
+
+    def cells(renderer: object) -> list[list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+        lines = console.render_lines(Pixels.from_image(image, renderer=renderer), pad=False)
+        return [[(s.style.color.triplet, s.style.bgcolor.triplet) for s in line if s.text == "▄"] for line in lines]
+
+    ours, stock = cells(PaletteHalfcellRenderer()), cells(HalfcellRenderer())
+    ours, stock = [row for row in ours if row], [row for row in stock if row]
+    assert len(ours) == len(stock) == image.height // 2 and {len(r) for r in ours} == {image.width}
+    worst = max(
+        abs(a - b)
+        for row_o, row_s in zip(ours, stock, strict=True)
+        for cell_o, cell_s in zip(row_o, row_s, strict=True)
+        for tri_o, tri_s in zip(cell_o, cell_s, strict=True)
+        for a, b in zip(tri_o, tri_s, strict=True)
+    )
+    assert worst <= 24, worst  # 256 adaptive colours for 900 pixels: close, not exact
+
+
+async def test_photo_bytes_outside_the_allow_list_are_not_drawn(tmp_path: Path, samples: Path) -> None:
+    """Photo bytes from Graph or a tampered cache go through the upload pipeline's format allow-list: a TGA
+    (which Pillow would happily decode) is refused with the widget's one line, and a good photo still draws."""
+    from PIL import Image
+
+    Image.open(samples / "photos" / "hopper.png").convert("RGB").save(tmp_path / "odd.tga", "TGA")
+    app = _Host()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(PhotoView)
+        assert view.show_photo((tmp_path / "odd.tga").read_bytes()) is False
+        await pilot.pause()
+        assert view.state == "unavailable" and "could not be decoded" in "".join(_text(view))
+        assert view.show_photo((samples / "photos" / "hopper.webp").read_bytes())
+        await pilot.pause()
+        assert _photo_box(view)[0] > 0

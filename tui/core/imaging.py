@@ -530,12 +530,17 @@ def prepare(
 
 
 def to_cells_image(
-    data_or_image: bytes | str | Path | Source | Prepared | PILImage.Image, width_cells: int, height_cells: int
+    data_or_image: bytes | str | Path | Source | Prepared | PILImage.Image,
+    width_cells: int,
+    height_cells: int,
+    *,
+    grow: bool = True,
 ) -> PILImage.Image:
     """Shrink a picture to fit ``width_cells`` x ``height_cells`` terminal cells (2 pixels per cell vertically).
 
     rich-pixels resizes with nearest neighbour and is slow on big images: hand it this instead. The result is
-    RGB and exactly fills the cell box along one side, keeping the aspect ratio. JPEG bytes are decoded at
+    RGB and exactly fills the cell box along one side, keeping the aspect ratio (``grow=False``: never larger
+    than the picture). Bytes and files go through the same format allow-list as uploads; JPEGs are decoded at
     reduced scale (``draft``) and EXIF-oriented; transparency is flattened onto white.
     """
     Image = _pil()
@@ -566,7 +571,7 @@ def to_cells_image(
     if im.mode not in ("RGB", "RGBA"):
         im = _to_basic_mode(im, "transparency" in im.info)
         im = im.convert("RGBA" if im.mode in ("LA", "RGBA") else "RGB")
-    fit = min(box_w / im.width, box_h / im.height)
+    fit = min(box_w / im.width, box_h / im.height, 1.0 if not grow else math.inf)
     size = (max(1, round(im.width * fit)), max(1, round(im.height * fit)))
     im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     if im.mode == "RGBA":  # flatten after shrinking: cheaper, and resize() already weighs by alpha

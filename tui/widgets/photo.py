@@ -1,17 +1,17 @@
 """The profile photo as terminal pixels, or a placeholder with initials, or a short reason it cannot be shown.
 
-rich-pixels resizes with nearest neighbour and builds one parsed ``Style`` per cell, which is jagged and slow
-(hundreds of ms for a full-screen photo). So the image is first shrunk with LANCZOS to exactly the cells it
-will fill, then quantised to an adaptive 256-colour palette so that one ``Style`` per colour pair can be reused:
-a 120x60-cell photo then costs a few milliseconds whatever the source size. Each cell is a lower half block
-(``▄``: foreground = lower pixel, background = upper pixel), so a cell holds two square-ish pixels and the photo
-keeps its aspect ratio. With ``NO_COLOR`` the photo is drawn in grey levels with a character ramp instead.
-Rendered lines are cached per size, so resizes and repaints are cheap.
+Drawn through rich-pixels' ``Renderer`` API with two renderers of our own: rich-pixels' stock half-cell renderer
+resizes with nearest neighbour and builds one parsed ``Style`` per cell, which is jagged and slow (~150 ms for a
+full-screen photo). So the image is first shrunk with LANCZOS to exactly the cells it will fill, then
+:class:`PaletteHalfcellRenderer` quantises it to an adaptive 256-colour palette so that one ``Style`` per colour
+pair can be reused: a 120x60-cell photo then costs a few milliseconds whatever the source size. Each cell is a
+lower half block (``▄``: foreground = lower pixel, background = upper pixel), so a cell holds two square-ish
+pixels and the photo keeps its aspect ratio. With ``NO_COLOR``, :class:`GreyRampRenderer` draws grey levels with
+a character ramp instead. Rendered lines are cached per size, so resizes and repaints are cheap.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import zlib
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +21,7 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from rich_pixels import HalfcellRenderer, Renderer
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -47,16 +48,11 @@ def initials(name: str | None) -> str:
 
 
 def decode(data: bytes) -> Image:
-    """Decode photo bytes into an upright RGB working copy no larger than :data:`WORKING_SIDE`.
-
-    JPEG ``draft`` mode lets libjpeg decode big sources at 1/2..1/8 scale, so a 12 MP photo decodes quickly.
-    Raises ``OSError``/``ValueError`` (from Pillow) when the bytes are not an image.
+    """Decode photo bytes (from Graph or the local cache) into an upright RGB working copy of at most
+    :data:`WORKING_SIDE` pixels, through the pipeline's allow-list of formats: a tampered cache file never reaches
+    one of Pillow's rarer decoders. Raises :class:`~tui.core.errors.ImageError` when the bytes are not a photo.
     """
-    from PIL import Image, ImageOps
-
-    image = Image.open(io.BytesIO(data))
-    image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-    return prepare_image(ImageOps.exif_transpose(image))
+    return to_cells_image(data, WORKING_SIDE, WORKING_SIDE // 2, grow=False)
 
 
 def prepare_image(image: Image) -> Image:
@@ -93,6 +89,66 @@ def fit_cells(width: int, height: int, cols: int, rows: int, *, grey: bool = Fal
     return min(cols, out_w), min(rows * 2, out_h + (out_h % 2))
 
 
+class PaletteHalfcellRenderer(HalfcellRenderer):
+    """rich-pixels' half-cell layout (``▄``: fg = lower pixel, bg = upper), drawn from one ``Style`` per colour pair.
+
+    The stock renderer formats and parses a ``Style`` for every cell: ~150 ms for 200x60 cells (see
+    benchmarks/). Quantising to an adaptive 256-colour palette first leaves a few thousand distinct pairs, each
+    built once. Expects an image already at cell size (``resize`` is ignored): :func:`photo_strips` shrinks
+    with LANCZOS, where rich-pixels would use nearest neighbour.
+    """
+
+    def render(self, image: Image, resize: tuple[int, int] | None) -> list[Segment]:
+        from PIL import Image as PILImage
+
+        width, height = image.size
+        indexed = image.convert("RGB").quantize(256, method=PILImage.Quantize.FASTOCTREE, dither=PILImage.Dither.NONE)
+        palette = indexed.getpalette() or []
+        colours = [Color.from_rgb(*palette[i : i + 3]) for i in range(0, len(palette), 3)]
+        idx = indexed.tobytes()
+        rows = [
+            list(
+                zip(
+                    idx[y * width : (y + 1) * width],
+                    idx[(y + 1) * width : (y + 2) * width] or idx[y * width : (y + 1) * width],
+                    strict=True,
+                )
+            )
+            for y in range(0, height, 2)
+        ]
+        cells = {
+            pair: Segment("▄", Style.from_color(colours[pair[1]], colours[pair[0]])) for pair in set().union(*rows)
+        }
+        newline = Segment("\n", self.null_style)
+        segments: list[Segment] = []
+        for keys in rows:
+            segments += map(cells.__getitem__, keys)
+            segments.append(newline)
+        return segments
+
+
+class GreyRampRenderer(Renderer):
+    """``NO_COLOR``: one character per cell from :data:`GREY_RAMP`, brighter pixel -> denser character.
+
+    Expects an image already at cell size, one pixel per cell.
+    """
+
+    def __init__(self, style: Style | None = None) -> None:
+        super().__init__()
+        self.style = style
+
+    def render(self, image: Image, resize: tuple[int, int] | None) -> list[Segment]:
+        width = image.width
+        data = image.convert("L").tobytes()
+        step = 256 / len(GREY_RAMP)
+        newline = Segment("\n", self.null_style)
+        segments: list[Segment] = []
+        for y in range(image.height):
+            row = data[y * width : (y + 1) * width]
+            segments += [Segment("".join(GREY_RAMP[int(v / step)] for v in row), self.style), newline]
+        return segments
+
+
 def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base: Style | None = None) -> list[Strip]:
     """Turn ``image`` into exactly ``rows`` strips of ``cols`` cells, the photo centred and as large as fits."""
     from PIL import Image as PILImage
@@ -104,35 +160,12 @@ def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base
         return [blank] * max(rows, 0)
     if grey:
         small = image.convert("L").resize((out_w, out_h), PILImage.Resampling.LANCZOS)
-        data = small.tobytes()
-        ramp = GREY_RAMP
-        step = 256 / len(ramp)
-        segment_rows = [
-            [Segment("".join(ramp[int(v / step)] for v in data[y * out_w : (y + 1) * out_w]), base)]
-            for y in range(out_h)
-        ]
+        renderer: Renderer = GreyRampRenderer(base)
     else:
         small = to_cells_image(image, cols, rows)  # LANCZOS to exactly the cells, aspect kept
-        out_w, out_h = small.size
-        indexed = small.quantize(256, method=PILImage.Quantize.FASTOCTREE, dither=PILImage.Dither.NONE)
-        palette = indexed.getpalette() or []
-        colours = [Color.from_rgb(*palette[i : i + 3]) for i in range(0, len(palette), 3)]
-        idx = indexed.tobytes()
-        rows_keys = [
-            list(
-                zip(
-                    idx[y * out_w : (y + 1) * out_w],
-                    idx[(y + 1) * out_w : (y + 2) * out_w] or idx[y * out_w : (y + 1) * out_w],
-                    strict=True,
-                )
-            )
-            for y in range(0, out_h, 2)
-        ]
-        # One shared segment per (upper, lower) colour pair: a photo has far fewer pairs than cells.
-        cells = {
-            pair: Segment("▄", Style.from_color(colours[pair[1]], colours[pair[0]])) for pair in set().union(*rows_keys)
-        }
-        segment_rows = [map(cells.__getitem__, keys) for keys in rows_keys]
+        out_w = small.width
+        renderer = PaletteHalfcellRenderer()
+    segment_rows = list(Segment.split_lines(renderer.render(small, None)))
     left = (cols - out_w) // 2
     pad_l = [Segment(" " * left, base)] if left else []
     pad_r = [Segment(" " * (cols - out_w - left), base)] if cols - out_w - left else []
