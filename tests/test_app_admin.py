@@ -17,6 +17,7 @@ from tui.screens.history import HistoryScreen
 from tui.screens.home import HomeScreen
 from tui.screens.signin import SignInScreen
 from tui.screens.users import UsersScreen
+from tui.widgets.photo import PhotoView
 
 emu = test_home.emu
 
@@ -166,3 +167,7 @@ async def test_history_shows_each_backup_id_whole_at_80x24(emu: Emulator) -> Non
         await until(pilot, lambda: backup.id in screen_text(app))
         row = next(line for line in screen_text(app).splitlines() if "before" not in line and backup.id in line)
         assert "remove" in row  # the id whole, on its row, for `graphphoto-tui restore ID`
+        preview = app.screen.query_one(PhotoView)
+        await until(pilot, lambda: preview.state == "photo")  # the removed photo, decoded off the UI thread
+        await pilot.press("escape")  # leaving at once never surfaces a late preview as an error
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))

@@ -6,19 +6,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from tui.core.errors import GraphPhotoError
 from tui.core.text import clean
 from tui.screens import AppScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.widgets.photo import PhotoView
+from tui.widgets.photo import PhotoView, decode
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
+
     from tui.core.history import Backup
     from tui.core.photos import Target
 
@@ -74,12 +77,31 @@ class HistoryScreen(AppScreen):
         backup = self.backups[event.cursor_row] if 0 <= event.cursor_row < len(self.backups) else None
         if backup is None:
             return
-        try:
-            self.query_one(PhotoView).show_photo(self.gp.history.read(backup))
-        except GraphPhotoError as exc:
-            self.query_one(PhotoView).show_unavailable(str(exc))
+        self._load_preview(backup)
         pixels = f"{backup.width}x{backup.height}, " if backup.width and backup.height else ""
         self._detail(f"{pixels}{backup.size / 1024:.0f} KB · saved by {backup.operator or 'unknown'} {backup.reason}")
+
+    @work(thread=True, exclusive=True, group="history-preview", name="history-preview", exit_on_error=False)
+    def _load_preview(self, backup: Backup) -> None:
+        """Reading and decoding a backup takes ~20 ms: off the UI thread, so holding an arrow key stays smooth.
+
+        Exclusive: a newer highlight supersedes this one, which then draws nothing.
+        """
+        try:
+            shown: Image | str = decode(self.gp.history.read(backup))
+        except GraphPhotoError as exc:
+            shown = str(exc)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_preview, shown)
+
+    def _show_preview(self, shown: Image | str) -> None:
+        if not self.is_attached:  # dismissed while the backup was being decoded
+            return
+        view = self.query_one(PhotoView)
+        if isinstance(shown, str):
+            view.show_unavailable(shown)
+        else:
+            view.show_photo(shown)
 
     @on(DataTable.RowSelected, "#backups")
     def _selected(self) -> None:
