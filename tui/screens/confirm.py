@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from tui.core.text import clean
 from tui.screens import AppModal
@@ -43,6 +43,7 @@ class ConfirmScreen(AppModal):
             with Horizontal():
                 yield Button(Text(f"{self.no} (n)"), id="no")
                 yield Button(Text(f"{self.yes} (y)"), id="yes", variant="warning")
+        yield Footer(compact=True)  # covers the screen below's footer, whose keys do nothing while this is open
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer is the default for Enter
