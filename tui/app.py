@@ -339,13 +339,14 @@ class GraphPhotoApp(App[int]):
         self.view(Target.from_profile(profile, is_me=me))
 
     def _update_header(self) -> None:
+        """Most important first: the header is cut at narrow widths, and the tenant id is the least needed."""
         parts = []
         if self.account is not None:
             parts.append(clean(self.account.username))
-            if self.account.tenant_id or self.settings.tenant:
-                parts.append(f"tenant {clean(self.account.tenant_id or self.settings.tenant)}")
         if self.target is not None and not self.target.is_me:
             parts.append(f"viewing {clean(self.target.display_name or self.target.upn or self.target.id or '?')}")
+        if self.account is not None and (self.account.tenant_id or self.settings.tenant):
+            parts.append(f"tenant {clean(self.account.tenant_id or self.settings.tenant)}")
         self.sub_title = " · ".join(parts) if parts else ("not signed in" if self.target else "loading…")
 
     # --- actions (bound on the home screen, all in the command palette) ---------------------------------
