@@ -152,6 +152,11 @@ def test_dry_run_prints_what_prepare_prints_and_sends_nothing(samples: Path, tmp
     assert dry.returncode == prep.returncode == 0, dry.stderr
     assert dry.stdout == prep.stdout and "360x360" in dry.stdout
     assert (tmp_path / "a.jpg").stat().st_size > 0
+    mine = tmp_path / "mine.jpg"
+    mine.write_bytes(Path(image).read_bytes())
+    same = cli(None, "set", str(mine), "--dry-run", "-o", str(mine))  # never over the photo being prepared
+    assert same.returncode == 2 and "it is the input image" in one_line(same)
+    assert mine.read_bytes() == Path(image).read_bytes()
 
 
 def test_acting_on_someone_else_without_admin_consent_says_how_to_get_it(emulator: Emulator) -> None:

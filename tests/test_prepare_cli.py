@@ -151,3 +151,21 @@ def test_importing_the_pipeline_does_not_import_pillow() -> None:
     code = "import sys, tui.core.imaging, tui.commands.prepare; assert 'PIL' not in sys.modules, 'PIL imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_input_photo_is_never_overwritten(samples: Path, tmp_path: Path) -> None:
+    """`prepare me.jpg -o me.jpg` (or through a symlink or a hard link) would swap the original for a 648 px crop."""
+    original = tmp_path / "mine.jpg"
+    original.write_bytes((samples / "photos/Landscape_1.jpg").read_bytes())
+    before = original.read_bytes()
+    (tmp_path / "link.jpg").symlink_to(original)
+    os.link(original, tmp_path / "hard.jpg")
+    for out in ("mine.jpg", "link.jpg", "hard.jpg"):
+        result = run(original, "-o", tmp_path / out)
+        assert result.returncode == 2 and "it is the input image" in one_line(result.stderr), out
+    for args in ((tmp_path / "link.jpg", "-o", original), ("mine.jpg", "-o", "./mine.jpg")):
+        result = subprocess.run(
+            [sys.executable, "-m", "tui", "prepare", *map(str, args)], capture_output=True, cwd=tmp_path, timeout=60
+        )
+        assert result.returncode == 2 and "it is the input image" in one_line(result.stderr)
+    assert original.read_bytes() == before

@@ -96,15 +96,16 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:
     from tui.core.imaging import Crop, open_source, prepare
 
     crop = Crop.parse(args.crop) if args.crop else None
-    source = open_source(Path(args.image).expanduser(), target=settings.size, crop=crop)
+    image = Path(args.image).expanduser()
+    source = open_source(image, target=settings.size, crop=crop)
     prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
     if args.output:
-        _write(args.output, prepared.data)
+        _write(args.output, prepared.data, source=image)
     return prepared
 
 
-def _write(output: str, data: bytes) -> Path | None:
-    """Write atomically to a file (as `prepare` does), or raw to stdout for '-'."""
+def _write(output: str, data: bytes, *, source: Path | None = None) -> Path | None:
+    """Write atomically to a file (as `prepare` does, never over ``source``), or raw to stdout for '-'."""
     if output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
@@ -113,7 +114,7 @@ def _write(output: str, data: bytes) -> Path | None:
     from tui.commands.prepare import write_output
 
     path = Path(output).expanduser()
-    write_output(path, data)
+    write_output(path, data, source=source)
     return path
 
 
