@@ -19,13 +19,14 @@ from tui.emulator import Emulator
 from tui.emulator.demo import start_demo
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], dict]:
+def _start(*args: str, sigint: signal.Handlers = signal.SIG_DFL) -> tuple[subprocess.Popen[str], dict]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui", "emulator", "--json", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ.copy(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     assert proc.stdout is not None
     text = ""
@@ -64,6 +65,14 @@ def test_standalone_emulator_serves_a_human_with_curl_style_requests(tmp_path: P
     assert tokens["access_token"] not in out + err
     log = (tmp_path / "emu" / "requests.jsonl").read_text()
     assert tokens["access_token"] not in log and tokens["refresh_token"] not in log
+
+
+def test_kill_stops_a_background_emulator_started_from_a_script(tmp_path: Path) -> None:
+    """`graphphoto-tui emulator &` in a script starts with SIGINT ignored: `kill` must still stop it cleanly."""
+    proc, _ = _start("--state-dir", str(tmp_path / "emu"), sigint=signal.SIG_IGN)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert "stopped" in out and "Traceback" not in err
 
 
 def test_port_in_use_and_bad_faults_are_one_line_errors(emulator: Emulator, tmp_path: Path) -> None:

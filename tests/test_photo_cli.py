@@ -262,9 +262,16 @@ def test_remove_at_a_terminal_asks_naming_the_user(emulator: Emulator, answer: s
     assert (emu.photo(emu.member_upn) == before) is (answer == "n")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize(
+    ("sig", "sigint"),
+    [
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGHUP, signal.SIG_DFL),
+        (signal.SIGTERM, signal.SIG_IGN),  # `graphphoto-tui set ... &` in a script: the shell ignores SIGINT
+    ],
+)
 def test_kill_during_set_is_audited_as_cancelled_and_keeps_the_backup(
-    emulator: Emulator, samples: Path, sig: signal.Signals
+    emulator: Emulator, samples: Path, sig: signal.Signals, sigint: signal.Handlers
 ) -> None:
     """`kill` or a dropped SSH link mid-upload must leave the same trail as Ctrl+C: backup kept, audit written."""
     emu = emulator
@@ -277,6 +284,7 @@ def test_kill_during_set_is_audited_as_cancelled_and_keeps_the_backup(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),  # kept across exec, as a shell's SIG_IGN is
     )
     deadline = time.monotonic() + 30
     while not History().list():  # the backup is written just before the upload starts

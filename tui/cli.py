@@ -238,6 +238,18 @@ FLAG_SETTINGS = (
 )
 
 
+def _cancel(*_: object) -> None:
+    """SIGTERM/SIGHUP: cancel exactly as Ctrl+C does.
+
+    Through SIGINT, so that asyncio's own handler cancels the running task and its cleanup (audit line) runs.
+    A shell starts `cmd &` from a script with SIGINT *ignored*, where raising it would do nothing: then the
+    interrupt is raised here directly.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
@@ -262,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)  # type: ignore[assignment]
             for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
                 if sig is not None:  # kill, or the SSH link dropping: cancel as Ctrl+C does, audit included
-                    signal.signal(sig, lambda *_: signal.raise_signal(signal.SIGINT))
+                    signal.signal(sig, _cancel)
             if getattr(args, "output", None) == "-" and sys.stdout.isatty():
                 raise UsageError("refusing to write image bytes to a terminal: redirect stdout, or use -o FILE")
             module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")
