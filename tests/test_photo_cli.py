@@ -311,6 +311,16 @@ def test_names_from_graph_cannot_drive_the_terminal(emulator: Emulator, samples:
     listed = cli(emu, "history", "--user", evil["id"], "--json")
     assert "\\u001b" in listed.stdout and "\x1b" not in listed.stdout
 
+    # A line break cannot forge an output line, and a right-to-left override cannot reorder one.
+    forger = emu.add_user(
+        f"forger@{emu.tenant_domain}", "Forger\r\npermissions: everything \u202egpj.exe", mailbox="cloud"
+    )
+    result = cli(emu, "set", str(samples / "photos" / "hopper.png"), "--user", forger["id"], upn=emu.admin_upn)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1 and "Forger permissions: everything gpj.exe" in result.stdout
+    got = cli(emu, "get", "--user", forger["id"], upn=emu.admin_upn)
+    assert got.returncode == 0 and got.stdout.count("\n") == 1 and "\u202e" not in got.stdout, got.stderr
+
 
 def test_overlapping_changes_to_one_user_keep_every_photo(emulator: Emulator, samples: Path) -> None:
     """Two scripts changing one user at once: the second backs up what the first uploaded, so nothing is lost."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, UsageError
+from tui.core.text import clean
 
 if TYPE_CHECKING:
     from tui.core.auth import Account, Authenticator
@@ -143,7 +144,7 @@ def _whoami(args: argparse.Namespace, settings: Settings, auth: Authenticator) -
     ]
     for label, value in rows:
         if value:
-            print(f"{label + ':':<13}{value}")
+            print(f"{label + ':':<13}{clean(value)}")  # a name with a line break must not forge a row
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import AuditLog, History
 from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
+from tui.core.text import clean
 
 if TYPE_CHECKING:
     from tui.core.auth import Account, Authenticator
@@ -74,7 +75,8 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     for b in backups:
         size = f"{b.width}x{b.height}" if b.width and b.height else "?x?"
-        print(f"{b.id}  {b.created_at[:19].replace('T', ' ')}  {b.label}  {b.reason}  {size}  {b.size} bytes")
+        when = clean(b.created_at[:19].replace("T", " "))
+        print(f"{b.id}  {when}  {clean(b.label)}  {clean(b.reason)}  {size}  {b.size} bytes")
     return EXIT_OK
 
 

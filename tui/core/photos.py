@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from tui.core.config import private_subdir, state_dir
 from tui.core.errors import GraphError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import Action, AuditLog, Backup, History, Reason
+from tui.core.text import clean
 
 if TYPE_CHECKING:
     from tui.core.auth import Account
@@ -56,10 +57,11 @@ class Target:
 
     @property
     def label(self) -> str:
-        """Names the user in confirmations and messages: "Adele Vance (adele@contoso.com)"."""
+        """Names the user in confirmations and messages: "Adele Vance (adele@contoso.com)". Graph's text, made
+        one inert line (:func:`~tui.core.text.clean`): it ends up in prompts, errors and the audit trail."""
         if self.display_name and self.upn:
-            return f"{self.display_name} ({self.upn})"
-        return self.display_name or self.upn or self.id or ("you" if self.is_me else "unknown user")
+            return clean(f"{self.display_name} ({self.upn})")
+        return clean(self.display_name or self.upn or self.id or ("you" if self.is_me else "unknown user"))
 
 
 async def resolve_target(graph: GraphClient, who: str | None, operator: Account | None = None) -> Target:

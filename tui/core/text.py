@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
-# CSI (ESC [ ... final) and OSC (ESC ] ... BEL or ESC \) sequences, then any C0/C1 control but tab and newline.
+# CSI (ESC [ ... final) and OSC (ESC ] ... BEL or ESC \) sequences, then any C0/C1 control but tab and newline,
+# and the bidirectional overrides and isolates that make text display in an order other than the one it has.
 _SEQUENCES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: object) -> str:
@@ -20,8 +21,12 @@ def printable(text: object) -> str:
 
 
 def clean(text: object) -> str:
-    """One line of plain text: :func:`printable`, with tabs and line breaks removed too."""
-    return printable(text).replace("\n", "").replace("\t", "")
+    """One line of plain text: :func:`printable`, with tabs and line breaks turned into spaces.
+
+    Every value from Graph printed on a line of its own must pass here: a name with a line break could otherwise
+    forge an output line (``permissions: ...``) that scripts parse.
+    """
+    return " ".join(printable(text).split())
 
 
 class PrintableStream:
