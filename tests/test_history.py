@@ -105,3 +105,25 @@ def test_audit_log_appends_private_json_lines() -> None:
     lines = audit.path.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["error_code"] == "ErrorAccessDenied"
     assert [(e.action, e.result) for e in audit.entries()] == [("remove", "ok"), ("replace", "failed")]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"created_at": 5},  # sorting would compare int and str
+        {"upn": 42, "user_id": None},  # matching would call .casefold() on an int
+        {"reason": None},  # the History screen would call .removeprefix() on None
+        {"size": "big"},
+        {"file": "../../outside.jpg"},  # restore must never read outside the backup folder
+    ],
+)
+def test_a_damaged_record_is_skipped_and_the_others_still_listed(damage: dict) -> None:
+    history = History()
+    good = history.save(b"\xff\xd8good", reason="before replace", user_id="u-1", upn="adele@contoso.com")
+    bad = history.save(b"\xff\xd8bad", reason="before remove", user_id="u-1", upn="adele@contoso.com")
+    record = history.root / f"{bad.id}.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), **damage}))
+    assert [b.id for b in history.list()] == [good.id] == [b.id for b in history.list("adele@contoso.com")]
+    assert record.exists()  # skipped, never deleted
+    with pytest.raises(NotFoundError):
+        history.get(bad.id)

@@ -69,6 +69,21 @@ class Backup:
         return dataclasses.asdict(self)
 
 
+def _well_formed(backup: Backup) -> bool:
+    """Every field of the type it is declared with, and an image file name that stays in the backup folder.
+
+    The records are files a user (or a bad disk) can change: ``"created_at": 5`` or ``"reason": null`` would
+    otherwise crash listing and sorting, and ``"file": "../../.ssh/id_rsa"`` would make restore read outside.
+    """
+    for f in dataclasses.fields(Backup):
+        value = getattr(backup, f.name)
+        if value is None and str(f.type).endswith("| None"):
+            continue
+        if type(value) is not (int if str(f.type).startswith("int") else str):
+            return False
+    return backup.file == Path(backup.file).name and not backup.file.startswith(".")
+
+
 class History:
     """The backup folder. Safe to share between threads: every operation is a handful of file system calls."""
 
@@ -120,9 +135,11 @@ class History:
         for path in self.root.glob("*.json"):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                yield Backup(**{k: v for k, v in data.items() if k in fields})
+                backup = Backup(**{k: v for k, v in data.items() if k in fields})
             except (OSError, ValueError, TypeError):
                 continue  # a damaged record is skipped, never deleted
+            if _well_formed(backup):
+                yield backup
 
     def list(self, user: str | None = None) -> list[Backup]:
         """Backups newest first; ``user`` (object id or UPN) keeps only that user's."""
