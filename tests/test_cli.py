@@ -152,6 +152,9 @@ def test_wrong_toml_types_and_malformed_tokens_are_refused_at_once(isolated_home
         load_settings({}, env={"GRAPHPHOTO_ACCESS_TOKEN": "abc\ndef"})
     assert "GRAPHPHOTO_ACCESS_TOKEN" in str(err.value) and "abc" not in str(err.value)
     assert load_settings({}, env={"GRAPHPHOTO_ACCESS_TOKEN": "Bearer abc.def"}).access_token == "abc.def"
+    cfg.write_text('debug_log = "/tmp/x\\u0000b"\nca_bundle = "a\\u0000b"\n')  # TOML can spell a NUL
+    with pytest.raises(ConfigError, match=r"NUL"):
+        load_settings({}, env={}, config_file=cfg)
 
 
 def test_debug_log_in_a_missing_folder_is_refused_not_created(tmp_path: Path) -> None:

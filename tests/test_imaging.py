@@ -446,14 +446,15 @@ def test_unreadable_paths_are_refused_clearly(tmp_path: Path) -> None:
         open_source(tmp_path / "folder")
 
 
-def test_bomb_claims_over_the_limit_are_refused_before_decoding(tmp_path: Path) -> None:
-    # A valid PNG header claiming 20000x20000 pixels (400 MP) with no pixel data behind it.
+@pytest.mark.parametrize("side", [20000, 15400])  # 400 MP: Pillow's own hard stop; 237 MP: only our limit
+def test_bomb_claims_over_the_limit_are_refused_before_decoding(tmp_path: Path, side: int) -> None:
+    """For uploads and for drawing alike (a tampered photo cache reaches ``to_cells_image``)."""
     import zlib
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     png = (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
     )
@@ -461,7 +462,15 @@ def test_bomb_claims_over_the_limit_are_refused_before_decoding(tmp_path: Path) 
     started = time.perf_counter()
     with pytest.raises(ImageError, match="decompression bomb"):
         open_source(tmp_path / "claims.png")
+    with pytest.raises(ImageError, match=r"cannot be shown \(.*(bomb|megapixel)"):
+        to_cells_image(png, 80, 24)
     assert time.perf_counter() - started < 5, "a bomb must be refused from its header, not decoded"
+
+
+def test_photo_bytes_may_come_as_any_bytes_like_object(samples: Path) -> None:
+    data = (samples / "photos" / "hopper.png").read_bytes()
+    sizes = {to_cells_image(kind(data), 20, 10).size for kind in (bytes, bytearray, memoryview)}
+    assert sizes == {(20, 20)}
 
 
 # --- encoding ----------------------------------------------------------------------------------------

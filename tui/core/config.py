@@ -49,6 +49,8 @@ def _str(value: Any) -> str:
     text = value.strip()
     if not text:
         raise ValueError("must not be empty")
+    if "\x00" in text:  # TOML's \u0000: the OS would refuse it later, with a traceback
+        raise ValueError("must not contain a NUL character")
     return text
 
 

@@ -530,7 +530,7 @@ def prepare(
 
 
 def to_cells_image(
-    data_or_image: bytes | str | Path | Source | Prepared | PILImage.Image,
+    data_or_image: bytes | bytearray | memoryview | str | Path | Source | Prepared | PILImage.Image,
     width_cells: int,
     height_cells: int,
     *,
@@ -551,11 +551,18 @@ def to_cells_image(
         im = data_or_image
     else:
         try:
-            raw = data_or_image if isinstance(data_or_image, bytes) else Path(data_or_image).read_bytes()
+            if isinstance(data_or_image, (bytes, bytearray, memoryview)):
+                raw = bytes(data_or_image)
+            else:
+                raw = Path(data_or_image).read_bytes()
             _maybe_heif(raw[:16])
-            opened = Image.open(io.BytesIO(raw))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, as uploads do
+                opened = Image.open(io.BytesIO(raw))
             if opened.format not in ALLOWED_FORMATS:
                 raise ValueError(f"{opened.format} images are not accepted")
+            if opened.width * opened.height > MAX_PIXELS:
+                raise ValueError(f"over the {MAX_PIXELS // 1_000_000} megapixel limit")
             orientation, _ = _orientation(opened)
             if opened.format in _JPEG_FAMILY:
                 w, h = opened.size if orientation < 5 else opened.size[::-1]
