@@ -296,6 +296,7 @@ def test_kill_during_set_is_audited_as_cancelled_and_keeps_the_backup(
     entries = AuditLog().entries()
     assert [(e.action, e.result) for e in entries] == [("replace", "cancelled")]
     assert entries[0].backup_id == History().list()[0].id
+    assert err.count("\n") == 1 and f"the previous photo is backed up as {entries[0].backup_id}" in err, err
 
 
 def test_names_from_graph_cannot_drive_the_terminal(emulator: Emulator, samples: Path) -> None:

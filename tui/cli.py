@@ -283,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{APP_NAME}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{APP_NAME}: cancelled", file=sys.stderr)
+        command = sys.modules.get(f"tui.commands.{SUBCOMMANDS[args.command][0]}") if args.command else None
+        said = getattr(command, "cancel_message", lambda: None)()
+        print(f"{APP_NAME}: {said or 'cancelled'}", file=sys.stderr)
         return EXIT_CANCELLED
     except BrokenPipeError:
         # `graphphoto-tui history | head`: not an error worth a traceback.

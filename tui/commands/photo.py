@@ -207,26 +207,44 @@ async def _session(settings: Settings) -> AsyncIterator[Session]:
         yield Session(graph, operator, target, service)
 
 
+_cancel_note: str | None = None
+
+
+def cancel_message() -> str | None:
+    """What a Ctrl+C or kill left behind (photo sent or not, backup id), for tui.cli to print instead of
+    a bare "cancelled". A cancel cannot carry it as an exception: asyncio.run would log that as a crash."""
+    return _cancel_note
+
+
 async def _online(args: argparse.Namespace, settings: Settings, prepared: Prepared | None) -> int:
+    global _cancel_note
     async with _session(settings) as s:
-        if args.command == "get":
-            return await _get(args, s)
-        if args.command == "set":
-            assert prepared is not None
-            result = await s.service.replace(s.target, prepared.data, progress=_progress())
-            before = f"previous photo backed up as {result.backup.id}" if result.backup else "there was no photo before"
-            return _report(args, result, f"updated the photo of {s.target.label} ({before})", prepared.summary())
-        if args.command == "remove":
-            _confirm(args, s.target)
-            result = await s.service.remove(s.target)
-            assert result.backup is not None
-            line = (
-                f"removed the photo of {s.target.label}; backed up as {result.backup.id} "
-                f"(`{command_hint(settings, 'restore', result.backup.id)}` puts it back)"
-            )
-            return _report(args, result, line)
-        if args.command == "restore":
-            return await _restore(args, s)
+        try:
+            return await _act(args, settings, s, prepared)
+        except asyncio.CancelledError:
+            _cancel_note = s.service.cancel_note
+            raise
+
+
+async def _act(args: argparse.Namespace, settings: Settings, s: Session, prepared: Prepared | None) -> int:
+    if args.command == "get":
+        return await _get(args, s)
+    if args.command == "set":
+        assert prepared is not None
+        result = await s.service.replace(s.target, prepared.data, progress=_progress())
+        before = f"previous photo backed up as {result.backup.id}" if result.backup else "there was no photo before"
+        return _report(args, result, f"updated the photo of {s.target.label} ({before})", prepared.summary())
+    if args.command == "remove":
+        _confirm(args, s.target)
+        result = await s.service.remove(s.target)
+        assert result.backup is not None
+        line = (
+            f"removed the photo of {s.target.label}; backed up as {result.backup.id} "
+            f"(`{command_hint(settings, 'restore', result.backup.id)}` puts it back)"
+        )
+        return _report(args, result, line)
+    if args.command == "restore":
+        return await _restore(args, s)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards this
 
 

@@ -114,6 +114,7 @@ class PhotoService:
         self.audit = audit
         self.operator = operator
         self.tenant = (operator.tenant_id if operator else None) or tenant
+        self.cancel_note: str | None = None  # what the last cancelled change left behind, for the CLI to say
 
     async def replace(self, target: Target, jpeg: bytes, *, progress: ProgressCallback | None = None) -> ChangeResult:
         """Upload ``jpeg`` (already prepared by imaging.prepare) as the photo, after backing up the current one."""
@@ -195,6 +196,11 @@ class PhotoService:
         except asyncio.CancelledError:
             late = data is not None and sent == len(data)  # the request was complete: the server may still act on it
             record("cancelled", error=LATE_CANCEL if late else None)
+            if data is None:
+                note = "cancelled while removing the photo; Graph may still remove it"
+            else:
+                note = LATE_CANCEL if late else "cancelled before the whole photo was sent; nothing was changed"
+            self.cancel_note = note + (f"; the previous photo is backed up as {backup.id}" if backup else "")
             raise
         except GraphPhotoError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
