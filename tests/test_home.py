@@ -174,3 +174,15 @@ async def test_a_running_sync_is_not_started_twice(emu: Emulator) -> None:
         first = app.sync()
         assert first is not None and app.sync() is first
         await until(pilot, lambda: first.is_finished)
+
+
+async def test_throttled_sync_says_so_on_the_sync_line_not_in_piling_toasts(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        emu.add_fault("429", path="/me", method="GET", count=2, retry_after=1)
+        await pilot.press("r")
+        await until(pilot, lambda: "syncing… (throttled, retry in 1 s)" in screen_text(app))  # whole at 80x24
+        await until(pilot, synced(app))  # the third try gets through
+        assert not [n for n in app._notifications if "retrying" in n.message]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import device_sign_in, running_emulator
 from PIL import Image
-from textual.widgets import DirectoryTree, Input
+from textual.widgets import DirectoryTree, Input, ProgressBar
 
 from tui.app import GraphPhotoApp, build_app
 from tui.core.auth import OWN_SCOPES, Authenticator
@@ -142,6 +142,7 @@ async def test_failed_upload_keeps_the_form_shows_the_request_id_and_retries(
         screen.query_one("#quality").value = "70"  # type: ignore[attr-defined]
         await until(pilot, lambda: screen.prepared is not None and screen.prepared.quality == 70)
         chosen = screen.prepared
+        assert "Retry" not in screen_text(app).splitlines()[-1]  # the footer offers a retry only after a failure
         emu.add_fault(kind="500", path="/photo/$value", method="PUT", count=1)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.failed)
@@ -150,6 +151,8 @@ async def test_failed_upload_keeps_the_form_shows_the_request_id_and_retries(
         assert app.screen is screen and emu.photo(emu.admin_upn) == before
         assert status(screen).startswith("Upload failed: ") and failed_put["request_id"] in status(screen)
         assert "Ctrl+R" in status(screen)
+        await pilot.pause()
+        assert "^r Retry" in screen_text(app).splitlines()[-1]  # the key the message names is in the footer
         # the choices are all still there
         assert screen.prepared is chosen and screen.query_one("#quality").value == "70"  # type: ignore[attr-defined]
         assert str(screen.query_one("#path-input").value).endswith("hopper.png")  # type: ignore[attr-defined]
@@ -186,6 +189,9 @@ async def test_escape_during_upload_then_no_keeps_uploading(app: GraphPhotoApp, 
         emu.add_fault(kind="slow", path="/photo/$value", method="PUT", count=1, delay=1)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "saving" in status(screen))  # all bytes sent, Graph still answering
+        await pilot.pause()
+        bar = screen.query_one("#upload-bar", ProgressBar)
+        assert bar.percentage == 1 and "100%" in str(bar.query_one("PercentageStatus").render())  # a small photo too
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "may still apply" in str(app.screen.query_one("#detail").content)  # type: ignore[attr-defined]
@@ -244,3 +250,15 @@ async def test_a_folder_typed_in_the_path_box_moves_the_tree_there(app: GraphPho
         await until(pilot, lambda: Path(tree.path) == samples / "odd" and len(tree.root.children) > 0)
         assert screen.focused is tree and screen.query_one("#path-input", Input).value == ""
         assert {str(node.label) for node in tree.root.children} >= {"animated.gif", "avatar_transparent.png"}
+
+
+async def test_ctrl_l_then_typing_replaces_the_path_even_when_the_box_has_focus(
+    app: GraphPhotoApp, emu: Emulator, samples: Path
+) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_update(app, pilot, samples, SMALL)
+        box = screen.query_one("#path-input", Input)
+        assert box.has_focus and box.value.endswith(SMALL)  # Enter leaves the focus in the box
+        await pilot.press("ctrl+l", *str(samples / HEIC), "enter")
+        assert box.value == str(samples / HEIC)  # replaced, not appended to the old path
+        await until(pilot, lambda: screen.prepared is not None and screen.prepared.source.format == "HEIF")

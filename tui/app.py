@@ -220,8 +220,13 @@ class GraphPhotoApp(App[int]):
         self._update_header()
 
     def _on_retry(self, seconds: float, why: str) -> None:
+        """On the profile screen the sync line says it (one line, replaced at each retry: toasts would pile up)."""
         what = {"throttled": "Graph is throttling requests", "network": "The network failed"}.get(why, "Graph is busy")
-        self.notify(f"{what}; retrying in {seconds:.0f} s…", severity="warning", timeout=max(2.0, seconds))
+        if self.screen is self.home:  # short: the side panel is ~38 columns at 80x24
+            short = {"throttled": "throttled", "network": "network down"}.get(why, "Graph busy")
+            self.home.status.syncing(f"({short}, retry in {seconds:.0f} s)")
+        else:
+            self.notify(f"{what}; retrying in {seconds:.0f} s…", severity="warning", timeout=max(2.0, seconds))
 
     async def on_unmount(self) -> None:
         if self.graph is not None:

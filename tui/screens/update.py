@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from tui.core.errors import AuthError, GraphPhotoError
 from tui.core.text import clean
@@ -72,7 +72,9 @@ class UpdateScreen(AppScreen):
     AUTO_FOCUS = "#path-input"
     BINDINGS = [
         Binding("ctrl+s", "submit", "Submit", tooltip="Upload the previewed photo (the current one is backed up)"),
-        Binding("ctrl+r", "retry", "Retry", show=False, tooltip="Try the failed upload again with the same choices"),
+        Binding(
+            "ctrl+r", "retry", "Retry", tooltip="Try the failed upload again with the same choices"
+        ),  # only after a failure
         Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)"),
         Binding("escape", "leave", "Back", tooltip="Back to the profile without changing anything"),
         Binding("escape", "cancel_upload", "Cancel upload", tooltip="Asks first; the current photo is backed up"),
@@ -219,7 +221,10 @@ class UpdateScreen(AppScreen):
         self.action_submit()
 
     def action_focus_path(self) -> None:
-        self.query_one("#path-input").focus()
+        """Focus the path box with its text selected, so typing replaces it (also when it already had focus)."""
+        box = self.query_one("#path-input", Input)
+        box.focus()
+        box.select_all()
 
     def _service(self) -> PhotoService:
         return self.gp.photos

@@ -50,8 +50,9 @@ class SyncStatus(Static):
         clock = getattr(self.app, "clock", None)
         return clock() if callable(clock) else time.time()
 
-    def syncing(self) -> None:
-        self.state = "syncing"
+    def syncing(self, detail: str = "") -> None:
+        """``detail``: why it takes long ("Graph is busy; retrying in 4 s"), on this line rather than in toasts."""
+        self.detail, self.state = clean(detail), "syncing"
 
     def synced(self, at: float) -> None:
         self.synced_at, self.detail, self.state = at, "", "synced"
@@ -70,7 +71,7 @@ class SyncStatus(Static):
     def line(self) -> str:
         age = f"synced {ago(self._now() - self.synced_at)}" if self.synced_at is not None else "never synced"
         if self.state == "syncing":
-            return "syncing…"
+            return f"syncing… {self.detail}" if self.detail else "syncing…"
         if self.state == "synced":
             return age
         if self.state == "offline":
