@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The project's real sample photos (see their SOURCES.md): shared/ beside the clone, or GRAPHPHOTO_SAMPLES.
-SAMPLES = Path(os.environ.get("GRAPHPHOTO_SAMPLES") or ROOT.parent / "shared" / "samples")
+SAMPLES = Path(
+    os.environ.get("GRAPHPHOTO_SAMPLES") or ROOT.parent / "shared" / "samples"
+).resolve()  # the app shows real paths
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
