@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,8 @@ def test_demo_hints_name_the_demo(samples: Path) -> None:
     result = run_cli("--demo", "set", str(samples / "photos" / "hopper.png"), "--user", "adele@example.com")
     assert result.returncode == 3
     assert "`graphphoto-tui --demo login" in result.stderr
+    result = run_cli("--demo", "restore", "no-such-backup")
+    assert result.returncode == 4 and "`graphphoto-tui --demo history --all`" in result.stderr
 
 
 def test_wrong_toml_types_and_malformed_tokens_are_refused_at_once(isolated_home: Path, tmp_path: Path) -> None:
@@ -162,3 +165,13 @@ def test_debug_log_in_a_missing_folder_is_refused_not_created(tmp_path: Path) ->
     result = run_cli("get", "-o", str(tmp_path / "p.jpg"), "--debug", log, env={"GRAPHPHOTO_ACCESS_TOKEN": "x.y.z"})
     assert result.returncode == 2 and "cannot be written" in result.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_demo_backups_stay_out_of_a_real_tenants_history(samples: Path) -> None:
+    from tui.core.history import History
+
+    History(demo=True).save(b"\xff\xd8demo", reason="before replace", user_id="u-demo", upn="megan@contoso-demo.test")
+    real = run_cli("history", "--all", "--json")
+    demo = run_cli("--demo", "history", "--all", "--json")
+    assert real.returncode == demo.returncode == 0, real.stderr + demo.stderr
+    assert json.loads(real.stdout) == [] and [b["upn"] for b in json.loads(demo.stdout)] == ["megan@contoso-demo.test"]

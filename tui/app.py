@@ -107,13 +107,13 @@ class GraphPhotoApp(App[int]):
     def history(self) -> History:
         from tui.core.history import History
 
-        return History()
+        return History(demo=self.settings.demo)
 
     @cached_property
     def audit(self) -> AuditLog:
         from tui.core.history import AuditLog
 
-        return AuditLog()
+        return AuditLog(demo=self.settings.demo)
 
     def require_graph(self) -> GraphClient:
         if self.graph is None:

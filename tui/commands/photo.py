@@ -37,6 +37,7 @@ class Session:
     operator: Account | None
     target: Target
     service: PhotoService
+    listing: str  # the command that lists backup ids, as this user must type it
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(report, file=out)
         return EXIT_OK
     if args.command == "restore" and args.backup_id and not settings.user:
-        backup = History().get(args.backup_id)  # no --user: the backup says whose photo it is
+        listing = command_hint(settings, "history", "--all")
+        backup = History(demo=settings.demo).get(args.backup_id, listing=listing)  # the backup says whose photo
         if not backup.user_id:
             raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
         settings = settings.replace(user=backup.user_id)
@@ -66,7 +68,7 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
         names = _my_names(settings)  # with --demo, settings already point at the demo sign-in
         if names is None and not args.json:
             print("nobody is signed in: showing every user's backups (pick one with --user)", file=sys.stderr)
-    backups = [b for b in History().list() if names is None or any(b.matches(n) for n in names)]
+    backups = [b for b in History(demo=settings.demo).list() if names is None or any(b.matches(n) for n in names)]
     if args.json:
         _print_json([b.to_json() for b in backups])
         return EXIT_OK
@@ -203,8 +205,10 @@ async def _session(settings: Settings) -> AsyncIterator[Session]:
         target = await resolve_target(graph, who, operator)
         if target.is_me and operator is not None and not operator.object_id:
             operator = dataclasses.replace(operator, object_id=target.id)  # env tokens: learn who we are
-        service = PhotoService(graph, History(), AuditLog(), operator, settings.tenant)
-        yield Session(graph, operator, target, service)
+        service = PhotoService(
+            graph, History(demo=settings.demo), AuditLog(demo=settings.demo), operator, settings.tenant
+        )
+        yield Session(graph, operator, target, service, command_hint(settings, "history", "--all"))
 
 
 _cancel_note: str | None = None
@@ -304,11 +308,11 @@ def _confirm(args: argparse.Namespace, target: Target) -> None:
 async def _restore(args: argparse.Namespace, s: Session) -> int:
     history = s.service.history
     if args.backup_id:
-        backup = history.get(args.backup_id)  # PhotoService refuses it if it belongs to someone else
+        backup = history.get(args.backup_id, listing=s.listing)  # PhotoService refuses someone else's
     else:
         backups = history.list(s.target.id) if s.target.id else []
         if not backups:
-            raise NotFoundError(f"no backups of {s.target.label}; see `graphphoto-tui history --all`")
+            raise NotFoundError(f"no backups of {s.target.label}; see `{s.listing}`")
         backup = backups[0]
     result = await s.service.restore(backup, s.target, progress=_progress())
     replaced = f"the photo it replaced is backup {result.backup.id}" if result.backup else "there was no photo before"

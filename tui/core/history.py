@@ -87,8 +87,9 @@ def _well_formed(backup: Backup) -> bool:
 class History:
     """The backup folder. Safe to share between threads: every operation is a handful of file system calls."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = private_subdir(root) if root else private_subdir(state_dir(), "backups")
+    def __init__(self, root: Path | None = None, *, demo: bool = False) -> None:
+        """``demo``: the demo tenant's backups, kept apart so a real tenant's `history` never lists them."""
+        self.root = private_subdir(root) if root else private_subdir(state_dir(), "demo-backups" if demo else "backups")
 
     def save(
         self,
@@ -146,15 +147,16 @@ class History:
         found = [b for b in self._all() if user is None or b.matches(user)]
         return sorted(found, key=lambda b: (b.created_at, b.id), reverse=True)
 
-    def get(self, backup_id: str) -> Backup:
-        """The backup with this id, or a unique prefix of one (ids are long to type)."""
+    def get(self, backup_id: str, *, listing: str = "graphphoto-tui history --all") -> Backup:
+        """The backup with this id, or a unique prefix of one (ids are long to type). ``listing``: the command
+        that lists the ids, as the user must type it (``--demo`` included)."""
         backup_id = backup_id.strip()
         every = list(self._all()) if backup_id else []
         candidates = [b for b in every if b.id == backup_id] or [b for b in every if b.id.startswith(backup_id)]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
-            raise NotFoundError(f"no backup with id {backup_id!r}; see `graphphoto-tui history --all`")
+            raise NotFoundError(f"no backup with id {backup_id!r}; see `{listing}`")
         raise NotFoundError(f"backup id {backup_id!r} is ambiguous ({len(candidates)} match); give more of it")
 
     def newest(self, user: str | None) -> Backup:
@@ -196,8 +198,8 @@ class AuditEntry:
 class AuditLog:
     """Append-only JSON lines. One ``write`` per entry with O_APPEND, so lines from two processes never mix."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or state_dir() / "audit.jsonl"
+    def __init__(self, path: Path | None = None, *, demo: bool = False) -> None:
+        self.path = path or state_dir() / ("demo-audit.jsonl" if demo else "audit.jsonl")
 
     def record(self, **fields: Any) -> AuditEntry:
         """Raises GraphPhotoError (one line) when the log cannot be written."""
