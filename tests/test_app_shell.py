@@ -111,6 +111,9 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from(emu: Emulato
         for action in ("submit", "focus_path", "leave"):  # this screen's keys, as bound
             assert next(b.tooltip for b in UpdateScreen.BINDINGS if b.action == action) in shown
         assert "Complete path" in shown  # the focused box's own (footer-hidden) key
+        # ...and the keys of the screen's other widgets, which work once they have the focus
+        assert {"Move the crop box left (in the preview)", "Up a folder (in the file list)"} <= shown
+        assert any(row.keys == "← / h" for row in help_screen.rows)  # both keys, written as on the keyboard
         assert "Move cursor left" not in shown  # a text box's built-in keys are not this app's to explain
         assert not shown & {b.tooltip for b in HOME_BINDINGS}  # never the profile screen's keys here
         assert "Quit" not in shown  # app-wide keys are under "Everywhere" only

@@ -16,9 +16,10 @@ class ConfirmScreen(AppModal):
     """Dismisses with True (yes) or False (no, escape). ``question`` and ``detail`` are shown as plain text."""
 
     DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
+    ConfirmScreen { align: center top; }  /* toasts stack up from the bottom: never over the buttons */
     ConfirmScreen > Vertical {
         width: 64; max-width: 95%; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+        margin-top: 2;
     }
     ConfirmScreen #question { text-style: bold; }
     ConfirmScreen #detail { color: $text-muted; margin-top: 1; }

@@ -82,7 +82,26 @@ def screen_keys(screen: Screen[Any]) -> list[KeyRow]:
         keys = found.setdefault((id(node), binding.action), ([], what, active.enabled))[0]
         if (label := key_label(app, binding.key)) not in keys:
             keys.append(label)
-    return [KeyRow(" / ".join(keys), what, enabled) for keys, what, enabled in found.values()]
+    rows = [KeyRow(" / ".join(keys), what, enabled) for keys, what, enabled in found.values()]
+    return rows + _elsewhere_keys(screen, {node_id for node_id, _ in found})
+
+
+def _elsewhere_keys(screen: Screen[Any], listed: set[int]) -> list[KeyRow]:
+    """Keys of this screen's other widgets (those with a ``HELP_PLACE``), which work once that widget has the
+    focus: the crop keys while typing a path, say. Without them the help would hide half of a form's keys."""
+    rows: list[KeyRow] = []
+    for widget in screen.query("*"):
+        place = getattr(widget, "HELP_PLACE", "")
+        if not place or id(widget) in listed:
+            continue
+        merged: dict[str, tuple[list[str], str]] = {}
+        for cls in type(widget).__mro__:
+            for binding in cls.__dict__.get("BINDINGS", ()) if cls.__module__.startswith("tui.") else ():
+                if isinstance(binding, Binding) and binding.description:
+                    keys, _ = merged.setdefault(binding.action, ([], binding.tooltip or binding.description))
+                    keys += [key_label(screen.app, key.strip()) for key in binding.key.split(",")]
+        rows += [KeyRow(" / ".join(keys), f"{what} (in the {place})", True) for keys, what in merged.values()]
+    return rows
 
 
 class HelpScreen(AppModal):

@@ -99,6 +99,7 @@ def display_path(path: Path) -> str:
 class ImageTree(DirectoryTree):
     """A :class:`DirectoryTree` of folders and images whose root can move up, since photos rarely live below cwd."""
 
+    HELP_PLACE = "file list"  # the help lists these keys from anywhere on the screen
     BINDINGS = [
         Binding("backspace", "parent", "Up a folder"),
         Binding("full_stop", "toggle_hidden", "Hidden files", show=False),
@@ -144,6 +145,7 @@ class PathInput(Input):
     Tab with nothing to complete moves focus on as usual, so the form stays navigable with Tab.
     """
 
+    HELP_PLACE = "path box"
     BINDINGS = [Binding("tab", "complete", "Complete path", show=False)]
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -42,13 +42,21 @@ class CropView(PhotoView):
     can_focus = True
     _move = Binding.Group("Move", compact=True)
     _zoom = Binding.Group("Zoom", compact=True)
+    HELP_PLACE = "preview"  # the help lists these keys from anywhere on the screen
     BINDINGS = [
-        Binding("left,h", "move(-1, 0)", "Left", group=_move, key_display="←"),
-        Binding("right,l", "move(1, 0)", "Right", group=_move, key_display="→"),
-        Binding("up,k", "move(0, -1)", "Up", group=_move, key_display="↑"),
-        Binding("down,j", "move(0, 1)", "Down", group=_move, key_display="↓"),
-        Binding("plus,equals_sign", "zoom(1)", "Zoom in", group=_zoom, key_display="+"),
-        Binding("minus", "zoom(-1)", "Zoom out", group=_zoom, key_display="-"),
+        Binding("left,h", "move(-1, 0)", "Left", tooltip="Move the crop box left", group=_move, key_display="←"),
+        Binding("right,l", "move(1, 0)", "Right", tooltip="Move the crop box right", group=_move, key_display="→"),
+        Binding("up,k", "move(0, -1)", "Up", tooltip="Move the crop box up", group=_move, key_display="↑"),
+        Binding("down,j", "move(0, 1)", "Down", tooltip="Move the crop box down", group=_move, key_display="↓"),
+        Binding(
+            "plus,equals_sign",
+            "zoom(1)",
+            "Zoom in",
+            tooltip="Zoom in (a smaller crop box)",
+            group=_zoom,
+            key_display="+",
+        ),
+        Binding("minus", "zoom(-1)", "Zoom out", tooltip="Zoom out (a larger crop box)", group=_zoom, key_display="-"),
         Binding("0", "reset_crop", "Reset", tooltip="Back to the largest centred square"),
     ]
 
