@@ -236,7 +236,7 @@ def test_app_only_scripts_name_the_user_and_restore_by_id(emulator: Emulator, sa
     assert {e.operator for e in AuditLog().entries()} == {f"app {emu.app_client_id}"}
 
 
-@pytest.mark.parametrize(("answer", "status"), [("n", 2), ("y", 0)])
+@pytest.mark.parametrize(("answer", "status"), [("n", 130), ("y", 0)])
 def test_remove_at_a_terminal_asks_naming_the_user(emulator: Emulator, answer: str, status: int) -> None:
     import pty
 

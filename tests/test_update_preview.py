@@ -111,8 +111,10 @@ async def test_each_kind_of_sample_shows_a_preview_and_enables_submit(samples: P
         assert screen.query_one(CropView).state == "photo"
         image = Image.open(io.BytesIO(screen.prepared.data))
         assert (image.format, image.size) == ("JPEG", (648, 648))
-        kb = round(len(screen.prepared.data) / 1024)
-        assert f"648×648 JPEG, {kb} KB, quality 80" in info(screen)
+        kb = len(screen.prepared.data) / 1000  # the same decimal unit as `prepare` prints
+        assert f"648×648 JPEG, {kb:.1f} kB, quality 80" in info(screen)
+        if screen.prepared.source.orientation != 1:
+            assert f"\n{screen.prepared.source.describe_orientation()}" in info(screen)
 
 
 @pytest.mark.parametrize(

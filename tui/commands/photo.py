@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.core.config import command_hint
-from tui.core.errors import EXIT_OK, AuthError, GraphPhotoError, NotFoundError, UsageError
+from tui.core.errors import EXIT_OK, AuthError, CancelledError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import AuditLog, History
 from tui.core.photos import ChangeResult, PhotoService, Target, resolve_target
 from tui.core.text import clean
@@ -302,7 +302,7 @@ def _confirm(args: argparse.Namespace, target: Target) -> None:
         raise UsageError(f"not removing the photo of {target.label} without confirmation; pass --yes")
     print(f"Remove the photo of {target.label}? It is backed up first. [y/N] ", end="", file=sys.stderr, flush=True)
     if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
-        raise UsageError("nothing removed")
+        raise CancelledError("nothing removed")  # the user said no: exit 130, like Ctrl+C
 
 
 async def _restore(args: argparse.Namespace, s: Session) -> int:

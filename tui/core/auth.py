@@ -359,7 +359,7 @@ class Authenticator:
                 if not client_id:
                     raise NotConfigured(
                         "no app (client) id is configured: register an app as the README's 'Register an app' "
-                        "section shows, then pass --client-id or set GRAPHPHOTO_CLIENT_ID;\n"
+                        "section shows, then pass --client-id or set GRAPHPHOTO_CLIENT_ID; "
                         "or opt in to Microsoft's Graph Command Line Tools app with --use-graph-cli-tools-app."
                     )
                 import msal

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from tui.core.errors import ImageError, UsageError
+from tui.core.text import human_size
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -243,8 +244,8 @@ def _refuse(path: Path, problem: str) -> ImageError:
 def _check_file(path: Path) -> int:
     try:
         st = path.stat()
-    except FileNotFoundError:
-        raise _refuse(path, "no such file") from None
+    except FileNotFoundError:  # the whole path: a typo is as likely in the folder as in the name
+        raise _refuse(path, f"no such file ({path})") from None
     except OSError as exc:
         raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
@@ -456,7 +457,7 @@ class Prepared(NamedTuple):
         s = self.source
         line = (
             f"{s.name}: {s.format} {s.width}x{s.height}, {s.describe_orientation()} -> "
-            f"{self.width}x{self.height} JPEG q{self.quality}, {len(self.data) / 1000:.1f} kB"
+            f"{self.width}x{self.height} JPEG q{self.quality}, {human_size(len(self.data))}"
         )
         if output:
             line += f" -> {output}"

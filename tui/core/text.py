@@ -29,6 +29,13 @@ def clean(text: object) -> str:
     return " ".join(printable(text).split())
 
 
+def human_size(n: int) -> str:
+    """Bytes as the CLI and the app both print them (decimal units): ``105.6 kB``, ``3.2 MB``."""
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1000:.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
 class PrintableStream:
     """A text stream that writes only :func:`printable` text; binary output (``.buffer``) passes untouched."""
 

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from tui.core.errors import GraphPhotoError
-from tui.core.text import clean
+from tui.core.text import clean, human_size
 from tui.screens import AppScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.photo import PhotoView, decode
@@ -79,7 +79,7 @@ class HistoryScreen(AppScreen):
             return
         self._load_preview(backup)
         pixels = f"{backup.width}x{backup.height}, " if backup.width and backup.height else ""
-        self._detail(f"{pixels}{backup.size / 1024:.0f} KB · saved by {backup.operator or 'unknown'} {backup.reason}")
+        self._detail(f"{pixels}{human_size(backup.size)} · saved by {backup.operator or 'unknown'} {backup.reason}")
 
     @work(thread=True, exclusive=True, group="history-preview", name="history-preview", exit_on_error=False)
     def _load_preview(self, backup: Backup) -> None:

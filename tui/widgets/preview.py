@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.validation import Integer
 from textual.widgets import Input, Label, Static
 
-from tui.core.text import clean
+from tui.core.text import clean, human_size
 from tui.widgets.photo import PhotoView
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ QUALITY_RANGE = (1, 95)  # the same limits as the `quality` setting
 SIZE_RANGE = (48, 4096)  # the same limits as the `size` setting
 ZOOM_STEP = 1.15  # each zoom-in shows 1/1.15 of the side
 MOVE_STEP = 0.1  # each move shifts the box by a tenth of its side
-
-
-def human_size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MB"
 
 
 class CropView(PhotoView):
@@ -173,6 +169,8 @@ class PreviewPanel(Vertical):
             f"{prepared.width}×{prepared.height} JPEG, {size}, quality {prepared.quality}",
             f"{src.format} {src.width}×{src.height}, crop {crop.size}px at {crop.x},{crop.y}",
         ]
+        if src.orientation != 1:  # the CLI's summary says it too: the preview is upright because of this
+            lines.append(src.describe_orientation())  # "rotated (EXIF 6)", as `prepare` words it
         lines.extend(clean(note) for note in prepared.notes)
         info = self.query_one("#preview-info", Static)
         info.remove_class("-error")

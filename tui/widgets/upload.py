@@ -12,8 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from tui.core.text import clean
-from tui.widgets.preview import human_size
+from tui.core.text import clean, human_size
 
 
 class UploadPanel(Vertical):
