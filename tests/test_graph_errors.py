@@ -239,9 +239,19 @@ async def test_throttling_waits_retry_after_and_says_so(raw: RawServer) -> None:
 async def test_throttling_beyond_the_wait_budget_fails_with_a_sentence(raw: RawServer) -> None:
     raw.route("GET", "/v1.0/me", (429, {**JSON, "Retry-After": "60"}, graph_body("TooManyRequests")))
     async with client(raw) as graph:
-        with pytest.raises(GraphError, match="busy") as info:
+        with pytest.raises(
+            GraphError, match=r"busy \(TooManyRequests\) and asked to wait 60 s more; max_retry_wait"
+        ) as info:
             await graph.get_profile()
     assert info.value.status == 429 and len(raw.hits) == 1  # budget is 5 s: no 60 s wait
+
+
+async def test_throttling_that_never_ends_gives_up_after_the_attempts_and_says_so(raw: RawServer) -> None:
+    raw.route("GET", "/v1.0/me", (429, {**JSON, "Retry-After": "0"}, graph_body("TooManyRequests")))
+    async with client(raw) as graph:
+        with pytest.raises(GraphError, match=rf"busy \(TooManyRequests\) after {MAX_ATTEMPTS * 2} tries over 0 s"):
+            await graph.get_profile()
+    assert len(raw.hits) == MAX_ATTEMPTS * 2
 
 
 async def test_env_token_refused_says_get_a_new_one(raw: RawServer) -> None:

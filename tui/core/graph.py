@@ -144,8 +144,12 @@ def error_from_response(
     other: bool = False,
     app_only: bool = False,
     login: str = "graphphoto-tui login",
+    gave_up: str = "",
 ) -> GraphError:
-    """Map one failed response to the GraphError a user can act on (every row of the reference's table)."""
+    """Map one failed response to the GraphError a user can act on (every row of the reference's table).
+
+    ``gave_up``: why retrying a 429/503 stopped, as the retry loop knows it.
+    """
     status = response.status_code
     code, message, inner = _decode(body, response.headers.get("content-type", ""))
     inner_code = inner.get("code") if isinstance(inner.get("code"), str) else None
@@ -186,7 +190,7 @@ def error_from_response(
     if status == 405:
         return make(GraphError, "Graph refused this method for this address (HTTP 405): a bug in graphphoto-tui")
     if status in {429, 503}:
-        return make(GraphError, f"Graph is busy ({shown}) and asked to wait longer than allowed: try again later")
+        return make(GraphError, f"Graph is busy ({shown}) {gave_up or 'and asked to wait too long'}: try again later")
     if status == 500 and code in _REFUSED_500 and action == "write":
         return make(
             ImageRefused,
@@ -345,6 +349,7 @@ class GraphClient:
             if status == 401 and not refreshed and code in {None, "InvalidAuthenticationToken"}:
                 refreshed = force = True
                 continue
+            gave_up = ""  # why a 429/503 is not retried again, for the message
             if status in {429, 503}:
                 delay = _retry_after(response)
                 delay = _backoff(attempt, self.backoff) if delay is None else delay
@@ -353,13 +358,26 @@ class GraphClient:
                     self._notify(delay, "throttled" if status == 429 else "unavailable")
                     await asyncio.sleep(delay)
                     continue
+                if attempt >= MAX_ATTEMPTS * 2:
+                    gave_up = f"after {attempt} tries over {waited:.0f} s"
+                else:
+                    allowed = self.settings.max_retry_wait
+                    gave_up = f"and asked to wait {delay:.0f} s more; max_retry_wait allows {allowed} s in all"
             elif status >= 500 and idempotent and attempt < MAX_ATTEMPTS and code not in _REFUSED_500:
                 delay = _backoff(attempt, self.backoff)
                 self._notify(delay, "unavailable")
                 await asyncio.sleep(delay)
                 continue
             login = command_hint(self.settings, "login")
-            raise error_from_response(response, data, action=action, other=other, app_only=app_only, login=login)
+            raise error_from_response(
+                response,
+                data,
+                action=action,
+                other=other,
+                app_only=app_only,
+                login=login,
+                gave_up=gave_up,
+            )
 
     async def _json(self, url: str, *, other: bool, action: str = "read", **kw: Any) -> dict[str, Any]:
         response, data = await self._send("GET", url, other=other, action=action, **kw)
