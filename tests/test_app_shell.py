@@ -27,6 +27,7 @@ async def test_help_lists_every_home_key_and_palette_has_every_action(emu: Emula
         assert all(key in footer for key in ("Refresh", "Update", "Remove", "History", "Users", "Help"))
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Refresh", "Update photo", "Remove photo", "History", "Find user", "Back to me", "Help"} <= titles
+        assert "Keys" not in titles  # Textual's own key panel would duplicate Help
         for binding in HOME_BINDINGS:  # no dead keys: each binding names an action the app has
             assert callable(getattr(app, f"action_{binding.action.removeprefix('app.')}", None)), binding.action
 
@@ -34,6 +35,7 @@ async def test_help_lists_every_home_key_and_palette_has_every_action(emu: Emula
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         over_help = {c.title for c in app.get_system_commands(app.screen)}
         assert not over_help & {"Update photo", "Remove photo", "Sign out"}  # home's actions only on home
+        assert "Help" in over_help  # ...but Help is everywhere
         text = screen_text(app)
         assert all((b.tooltip or b.description) in text for b in HOME_BINDINGS)
         await pilot.press("escape")

@@ -477,7 +477,9 @@ class GraphPhotoApp(App[int]):
         self.sign_in()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel would duplicate our Help, which also lists the hidden keys of this app's widgets
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
+        yield SystemCommand("Help", "Every key of this screen, and tips (F1)", self.action_help)
         if not isinstance(screen, HomeScreen):
             return  # home's actions act on the viewed user: never from over another screen (e.g. mid-upload)
         yield SystemCommand("Refresh", "Sync the profile and photo now (r)", self.action_refresh)
@@ -486,7 +488,6 @@ class GraphPhotoApp(App[int]):
         yield SystemCommand("History", "Backed-up photos of the viewed user; restore one (h)", self.action_history)
         yield SystemCommand("Find user", "View another user's photo (s or /)", self.action_search_users)
         yield SystemCommand("Back to me", "View your own profile (m)", self.action_view_me)
-        yield SystemCommand("Help", "Every key, and tips (?)", self.action_help)
         yield SystemCommand("Sign out", "Forget the signed-in account on this machine", self.action_logout)
 
 
