@@ -4,6 +4,7 @@ focused widget) at the moment of opening, so the help can never drift from the c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +48,11 @@ def key_label(app: App[Any], key: str) -> str:
     return "+".join([*(m.capitalize() for m in modifiers), name])
 
 
-def _own_actions(node: object) -> set[str]:
-    """Actions bound by this app's own classes: their hidden keys are worth listing, a built-in widget's are not."""
-    return {
-        binding.action
-        for cls in type(node).__mro__
-        if cls.__module__.startswith("tui.")
-        for binding in cls.__dict__.get("BINDINGS", ())
-        if isinstance(binding, Binding)
-    }
+def _own_bindings(node: object) -> Iterator[Binding]:
+    """Bindings declared by this app's own classes: their hidden keys are worth listing, a built-in widget's are not."""
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("tui."):
+            yield from (binding for binding in cls.__dict__.get("BINDINGS", ()) if isinstance(binding, Binding))
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def screen_keys(screen: Screen[Any]) -> list[KeyRow]:
         node, binding = active.node, active.binding
         if node is app or binding.action.removeprefix("app.") in everywhere or not binding.description:
             continue
-        if not binding.show and binding.action not in _own_actions(node):
+        if not binding.show and binding.action not in {own.action for own in _own_bindings(node)}:
             continue
         what = binding.tooltip or binding.description
         keys = found.setdefault((id(node), binding.action), ([], what, active.enabled))[0]
@@ -95,11 +92,10 @@ def _elsewhere_keys(screen: Screen[Any], listed: set[int]) -> list[KeyRow]:
         if not place or id(widget) in listed:
             continue
         merged: dict[str, tuple[list[str], str]] = {}
-        for cls in type(widget).__mro__:
-            for binding in cls.__dict__.get("BINDINGS", ()) if cls.__module__.startswith("tui.") else ():
-                if isinstance(binding, Binding) and binding.description:
-                    keys, _ = merged.setdefault(binding.action, ([], binding.tooltip or binding.description))
-                    keys += [key_label(screen.app, key.strip()) for key in binding.key.split(",")]
+        for binding in _own_bindings(widget):
+            if binding.description:
+                keys, _ = merged.setdefault(binding.action, ([], binding.tooltip or binding.description))
+                keys += [key_label(screen.app, key.strip()) for key in binding.key.split(",")]
         rows += [KeyRow(" / ".join(keys), f"{what} (in the {place})", True) for keys, what in merged.values()]
     return rows
 
