@@ -562,8 +562,6 @@ def to_cells_image(
                 opened = Image.open(io.BytesIO(raw))
             if opened.format not in ALLOWED_FORMATS:
                 raise ValueError(f"{opened.format} images are not accepted")
-            if opened.width * opened.height > MAX_PIXELS:
-                raise ValueError(f"over the {MAX_PIXELS // 1_000_000} megapixel limit")
             orientation, _ = _orientation(opened)
             if opened.format in _JPEG_FAMILY:
                 w, h = opened.size if orientation < 5 else opened.size[::-1]
