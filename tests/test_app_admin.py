@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import test_home
 from test_home import make_app, screen_text, sign_in, synced, until
@@ -171,3 +172,20 @@ async def test_history_shows_each_backup_id_whole_at_80x24(emu: Emulator) -> Non
         await until(pilot, lambda: preview.state == "photo")  # the removed photo, decoded off the UI thread
         await pilot.press("escape")  # leaving at once never surfaces a late preview as an error
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+
+async def test_history_shows_a_record_with_markup_in_it_as_text(emu: Emulator, samples: Path) -> None:
+    """Backup records are files: a reason like "[/]" is drawn as written, never parsed as markup (a crash)."""
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        me = app.snapshot.profile
+        History().save(
+            (samples / "photos" / "Portrait_5.jpg").read_bytes(),
+            reason="before [/]",
+            user_id=me.id,  # type: ignore[arg-type]
+        )
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and "[/]" in screen_text(app))
+        await until(pilot, lambda: app.screen.query_one(PhotoView).state == "photo")

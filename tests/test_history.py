@@ -115,14 +115,24 @@ def test_audit_log_appends_private_json_lines() -> None:
         {"reason": None},  # the History screen would call .removeprefix() on None
         {"size": "big"},
         {"file": "../../outside.jpg"},  # restore must never read outside the backup folder
+        {"file": "a\u0000b.jpg"},
+        {"id": "20991231T000000Z-abcd\nFORGED line"},  # would print as two lines
+        "[]",  # JSON, but not a record
+        "copy",  # the same record twice under another name would list one backup twice
     ],
 )
-def test_a_damaged_record_is_skipped_and_the_others_still_listed(damage: dict) -> None:
+def test_a_damaged_record_is_skipped_and_the_others_still_listed(damage: dict | str) -> None:
     history = History()
     good = history.save(b"\xff\xd8good", reason="before replace", user_id="u-1", upn="adele@contoso.com")
     bad = history.save(b"\xff\xd8bad", reason="before remove", user_id="u-1", upn="adele@contoso.com")
     record = history.root / f"{bad.id}.json"
-    record.write_text(json.dumps({**json.loads(record.read_text()), **damage}))
+    if damage == "copy":
+        (history.root / f"{good.id} copy.json").write_text((history.root / f"{good.id}.json").read_text())
+        record.write_text("null")
+    elif isinstance(damage, str):
+        record.write_text(damage)
+    else:
+        record.write_text(json.dumps({**json.loads(record.read_text()), **damage}))
     assert [b.id for b in history.list()] == [good.id] == [b.id for b in history.list("adele@contoso.com")]
     assert record.exists()  # skipped, never deleted
     with pytest.raises(NotFoundError):

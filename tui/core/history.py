@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ Action = Literal["replace", "remove", "restore"]
 Result = Literal["ok", "failed", "cancelled"]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")  # what save() writes: sortable by time, safe in any output
 
 
 def _now() -> datetime:
@@ -69,11 +71,13 @@ class Backup:
         return dataclasses.asdict(self)
 
 
-def _well_formed(backup: Backup) -> bool:
-    """Every field of the type it is declared with, and an image file name that stays in the backup folder.
+def _well_formed(backup: Backup, record: Path) -> bool:
+    """Every field of the type it is declared with, the id the record's own file name, and the image file the id
+    plus an extension save() uses.
 
     The records are files a user (or a bad disk) can change: ``"created_at": 5`` or ``"reason": null`` would
-    otherwise crash listing and sorting, and ``"file": "../../.ssh/id_rsa"`` would make restore read outside.
+    otherwise crash listing and sorting, a copied record would list one backup twice, an id with a line break
+    would forge output lines, and ``"file": "../../.ssh/id_rsa"`` would make restore read outside the folder.
     """
     for f in dataclasses.fields(Backup):
         value = getattr(backup, f.name)
@@ -81,7 +85,8 @@ def _well_formed(backup: Backup) -> bool:
             continue
         if type(value) is not (int if str(f.type).startswith("int") else str):
             return False
-    return backup.file == Path(backup.file).name and not backup.file.startswith(".")
+    own_files = {backup.id + ext for ext in {".jpg", *_EXTENSIONS.values()}}
+    return backup.id == record.stem and _ID.fullmatch(backup.id) is not None and backup.file in own_files
 
 
 class History:
@@ -137,9 +142,9 @@ class History:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 backup = Backup(**{k: v for k, v in data.items() if k in fields})
-            except (OSError, ValueError, TypeError):
+            except (OSError, ValueError, TypeError, AttributeError):  # AttributeError: JSON that is not an object
                 continue  # a damaged record is skipped, never deleted
-            if _well_formed(backup):
+            if _well_formed(backup, path):
                 yield backup
 
     def list(self, user: str | None = None) -> list[Backup]:

@@ -67,7 +67,8 @@ class HistoryScreen(AppScreen):
         table = self.query_one(DataTable)
         table.clear()
         for b in self.backups:
-            table.add_row(when(b), b.reason.removeprefix("before "), b.id, key=b.id)
+            # Text, not str: DataTable reads a str cell as markup, and a record's reason is only a file's word
+            table.add_row(Text(when(b)), Text(clean(b.reason.removeprefix("before "))), Text(b.id), key=b.id)
         if not self.backups:
             self.query_one(PhotoView).show_message("No backups yet")
             self._detail("A backup is made before every replace, remove or restore.")
