@@ -185,3 +185,24 @@ async def test_a_backup_that_cannot_be_written_stops_the_change(emu: Emulator, j
     assert emu.photo(emu.admin_upn) == before and puts(emu) == []
     (entry,) = audit.entries()
     assert (entry.result, entry.error_code) == ("failed", "BackupFailed")
+
+
+async def test_retries_after_failed_uploads_keep_one_backup_of_the_same_photo(emu: Emulator, jpeg: bytes) -> None:
+    """Three failed tries then a good one: the photo they all replace is kept once, and every audit line names it.
+    A backup whose file was damaged meanwhile is not reused: the photo is saved afresh."""
+    graph, operator = client_for(emu, emu.admin_upn)
+    history, audit = History(), AuditLog()
+    service = PhotoService(graph, history, audit, operator, emu.tenant_id)
+    before = emu.photo(emu.member_upn)
+    target = Target(emu.user(emu.member_upn)["id"], emu.member_upn, "Member")
+    emu.add_fault("500", path="/photo/$value", method="PUT", count=3)
+    async with graph:
+        for _ in range(3):
+            with pytest.raises(GraphError):
+                await service.replace(target, jpeg)
+        (kept,) = history.list()
+        (history.root / kept.file).write_bytes(b"damaged")
+        await service.replace(target, jpeg)
+    backups = history.list()
+    assert len(backups) == 2 and history.read(backups[0]) == before  # a fresh, intact copy
+    assert [e.backup_id for e in audit.entries()] == [kept.id] * 3 + [backups[0].id]

@@ -186,3 +186,21 @@ async def test_throttled_sync_says_so_on_the_sync_line_not_in_piling_toasts(emu:
         await until(pilot, lambda: "syncing… (throttled, retry in 1 s)" in screen_text(app))  # whole at 80x24
         await until(pilot, synced(app))  # the third try gets through
         assert not [n for n in app._notifications if "retrying" in n.message]
+
+
+async def test_refresh_downloads_again_a_cached_photo_that_cannot_be_drawn(emu: Emulator) -> None:
+    import dataclasses
+
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+    assert app.snapshot is not None and app.account_key
+    app.store.save(dataclasses.replace(app.snapshot, photo=b"\xff\xd8 damaged on disk"))  # same ETag, bad bytes
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: synced(app)() and app.home.photo.state == "unavailable")
+        gets = photo_gets(emu)
+        await pilot.press("r")
+        await until(pilot, lambda: app.home.photo.state == "photo")
+        assert photo_gets(emu) == gets + 1

@@ -357,7 +357,10 @@ class GraphPhotoApp(App[int]):
     # --- actions (bound on the home screen, all in the command palette) ---------------------------------
 
     def action_refresh(self) -> None:
-        if self.sync() is None:
+        """Sync now. A cached photo that could not be drawn (damaged on disk) is downloaded again, whatever its
+        ETag says: otherwise `r` would keep showing "could not be decoded" until the photo changed."""
+        shown = self.snapshot is not None and self.snapshot.status.state == "photo"
+        if self.sync(force_photo=shown and self.home.photo.state != "photo") is None:
             self.notify("Sign in first.", severity="warning")
 
     def action_view_me(self) -> None:

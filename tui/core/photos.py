@@ -253,6 +253,12 @@ class PhotoService:
                 raise NotFoundError(f"{target.label} has no photo to remove")
             return None
         data, etag = await self.graph.get_photo(target.graph_id)
+        kept = await asyncio.to_thread(self.history.list, target.id) if target.id else []
+        sha = hashlib.sha256(data).hexdigest()
+        if same := next((b for b in kept if b.sha256 == sha), None):  # e.g. a retry after a failed upload
+            with contextlib.suppress(GraphPhotoError):  # kept once is enough, if its file still holds the bytes
+                await asyncio.to_thread(self.history.read, same)
+                return same
         meta = status.meta
         return await asyncio.to_thread(
             self.history.save,
