@@ -204,3 +204,16 @@ async def test_refresh_downloads_again_a_cached_photo_that_cannot_be_drawn(emu: 
         await pilot.press("r")
         await until(pilot, lambda: app.home.photo.state == "photo")
         assert photo_gets(emu) == gets + 1
+
+
+async def test_retries_seen_from_another_screen_show_one_toast_at_a_time(emu: Emulator) -> None:
+    sign_in(emu)
+    app = make_app(emu)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, synced(app))
+        await pilot.press("s")  # the user search: its requests retry through the same GraphClient
+        await until(pilot, lambda: app.screen is not app.home)
+        for _ in range(3):
+            app._on_retry(2, "unavailable")  # what the GraphClient calls before each wait
+        await pilot.pause()
+        assert len([n for n in app._notifications if "retrying" in n.message]) == 1

@@ -84,6 +84,7 @@ class GraphPhotoApp(App[int]):
         self.snapshot: Snapshot | None = None
         self.account_key = ""
         self._last_sync = float("-inf")
+        self._retry_toast_until = 0.0  # time.monotonic() until which a "retrying" toast is on screen
         self._sync_worker: Worker[None] | None = None
         self._sync_target: Target | None = None
         self._signing_in = False
@@ -225,8 +226,10 @@ class GraphPhotoApp(App[int]):
         if self.screen is self.home:  # short: the side panel is ~38 columns at 80x24
             short = {"throttled": "throttled", "network": "network down"}.get(why, "Graph busy")
             self.home.status.syncing(f"({short}, retry in {seconds:.0f} s)")
-        else:
-            self.notify(f"{what}; retrying in {seconds:.0f} s…", severity="warning", timeout=max(2.0, seconds))
+        elif time.monotonic() >= self._retry_toast_until:  # one toast at a time, not one per attempt
+            timeout = max(2.0, seconds)
+            self._retry_toast_until = time.monotonic() + timeout
+            self.notify(f"{what}; retrying in {seconds:.0f} s…", severity="warning", timeout=timeout)
 
     async def on_unmount(self) -> None:
         if self.graph is not None:
