@@ -200,3 +200,20 @@ async def test_thousands_of_files_load_fast(tmp_path: Path) -> None:
     print(f"5000 files: listed {expected} in {elapsed:.2f}s; keys in {keys:.2f}s")
     # about 0.4 s and 0.5 s on an idle 2-core machine; the bounds leave room for a busy CI runner
     assert elapsed < 5.0 and keys < 3.0
+
+
+async def test_a_file_typed_elsewhere_moves_the_list_to_it(folder: Path) -> None:
+    """The list follows a typed file as it follows a typed folder: its folder, the cursor on the file."""
+    app = PickerApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = app.query_one(ImageTree)
+        await until(pilot, lambda: tree.root.children)
+        path_input = app.query_one(PathInput)
+        path_input.focus()
+        path_input.value = str(folder / "Pictures" / "hopper.webp")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.chosen and names(tree) == ["hopper.webp"])
+        assert tree.cursor_node is not None and tree.cursor_node.data.path == folder / "Pictures" / "hopper.webp"
+        path_input.value = str(folder / "hopper.png")  # a folder up: the list goes back there
+        await pilot.press("enter")
+        await until(pilot, lambda: "hopper.png" in names(tree) and tree.cursor_node.data.path == folder / "hopper.png")

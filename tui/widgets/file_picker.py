@@ -124,11 +124,21 @@ class ImageTree(DirectoryTree):
     def action_parent(self) -> None:
         root = Path(self.path).expanduser().resolve()
         if root.parent != root:
-            self._came_from = root
-            self.path = root.parent
+            self.reveal(root)
+
+    def reveal(self, path: Path) -> None:
+        """Show ``path``'s folder with the cursor on ``path`` (a file typed in the box, or the folder just left)."""
+        self._came_from = path
+        if Path(self.path).expanduser().resolve() == path.parent:
+            self._rest_cursor()
+        else:
+            self.path = path.parent
 
     async def watch_path(self) -> None:
         await super().watch_path()
+        self._rest_cursor()
+
+    def _rest_cursor(self) -> None:
         came_from, self._came_from = self._came_from, None
         for node in self.root.children:  # after "up a folder", the cursor rests on the folder just left
             if came_from is not None and node.data is not None and node.data.path == came_from:
@@ -258,6 +268,8 @@ class FilePicker(Vertical):
             self.input.value = ""
             self.tree.focus()
         else:
+            if path.parent.is_dir():  # the list follows what was typed, as it does for a folder
+                self.tree.reveal(path.resolve())
             self.post_message(self.Chosen(self, path))
 
     def _sync_base(self, _: object = None) -> None:
