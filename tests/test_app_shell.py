@@ -116,6 +116,8 @@ async def test_help_shows_the_keys_of_the_screen_it_was_opened_from(emu: Emulato
         # ...and the keys of the screen's other widgets, which work once they have the focus
         assert {"Move the crop box left (in the preview)", "Up a folder (in the file list)"} <= shown
         assert any(row.keys == "← / h" for row in help_screen.rows)  # both keys, written as on the keyboard
+        retry = next(row for row in help_screen.rows if row.keys == "Ctrl+R")  # offered only after a failure...
+        assert not retry.enabled and "(not available right now)" in screen_text(app)  # ...but never a secret
         assert "Move cursor left" not in shown  # a text box's built-in keys are not this app's to explain
         assert not shown & {b.tooltip for b in HOME_BINDINGS}  # never the profile screen's keys here
         assert "Quit" not in shown  # app-wide keys are under "Everywhere" only

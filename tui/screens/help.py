@@ -79,6 +79,10 @@ def screen_keys(screen: Screen[Any]) -> list[KeyRow]:
         keys = found.setdefault((id(node), binding.action), ([], what, active.enabled))[0]
         if (label := key_label(app, binding.key)) not in keys:
             keys.append(label)
+    for binding in _own_bindings(screen):  # keys this screen offers only at times (Retry after a failure)
+        if binding.description and binding.action.removeprefix("app.") not in everywhere:
+            labels = [key_label(app, key.strip()) for key in binding.key.split(",")]
+            found.setdefault((id(screen), binding.action), (labels, binding.tooltip or binding.description, False))
     rows = [KeyRow(" / ".join(keys), what, enabled) for keys, what, enabled in found.values()]
     return rows + _elsewhere_keys(screen, {node_id for node_id, _ in found})
 
