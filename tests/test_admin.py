@@ -206,3 +206,21 @@ async def test_retries_after_failed_uploads_keep_one_backup_of_the_same_photo(em
     backups = history.list()
     assert len(backups) == 2 and history.read(backups[0]) == before  # a fresh, intact copy
     assert [e.backup_id for e in audit.entries()] == [kept.id] * 3 + [backups[0].id]
+
+
+async def test_the_newest_backup_is_always_the_photo_just_replaced(emu: Emulator, samples: Path) -> None:
+    """A, B, back to A, then C: `restore` with no id must bring back A (an older backup of A is not reused)."""
+    graph, operator = client_for(emu, emu.admin_upn)
+    history = History()
+    service = PhotoService(graph, history, AuditLog(), operator, emu.tenant_id)
+    target = Target(emu.user(emu.member_upn)["id"], emu.member_upn, "Member")
+    a, b, c = (
+        prepare(samples / "photos" / name, size=240).data
+        for name in ("hopper.png", "Landscape_1.jpg", "Portrait_5.jpg")
+    )
+    async with graph:
+        for photo in (a, b, a):
+            await service.replace(target, photo)
+        served_a = emu.photo(emu.member_upn)
+        result = await service.replace(target, c)
+    assert result.backup == history.newest(target.id) and history.read(result.backup) == served_a

@@ -254,11 +254,10 @@ class PhotoService:
             return None
         data, etag = await self.graph.get_photo(target.graph_id)
         kept = await asyncio.to_thread(self.history.list, target.id) if target.id else []
-        sha = hashlib.sha256(data).hexdigest()
-        if same := next((b for b in kept if b.sha256 == sha), None):  # e.g. a retry after a failed upload
-            with contextlib.suppress(GraphPhotoError):  # kept once is enough, if its file still holds the bytes
-                await asyncio.to_thread(self.history.read, same)
-                return same
+        if kept and kept[0].sha256 == hashlib.sha256(data).hexdigest():  # e.g. a retry after a failed upload
+            with contextlib.suppress(GraphPhotoError):  # the newest backup is this photo: once is enough, if its
+                await asyncio.to_thread(self.history.read, kept[0])  # file still holds the bytes ("restore" with
+                return kept[0]  # no id must bring back the photo just replaced: only the newest may be reused)
         meta = status.meta
         return await asyncio.to_thread(
             self.history.save,
