@@ -106,7 +106,7 @@ def test_palette_renderer_draws_what_rich_pixels_draws(samples: Path) -> None:
     from rich_pixels import HalfcellRenderer, Pixels
 
     from tui.core.imaging import to_cells_image
-    from tui.widgets.photo import PaletteHalfcellRenderer
+    from tui.widgets.pixels import PaletteHalfcellRenderer
 
     image = to_cells_image(decode((samples / "photos" / "hopper.png").read_bytes()), 30, 15)
     console = Console(width=80, color_system="truecolor")

@@ -40,3 +40,9 @@ def test_help_imports_neither_textual_nor_msal() -> None:
     assert "textual" not in mods
     assert "msal" not in mods
     assert "PIL" not in mods
+
+
+def test_the_app_starts_without_pillow() -> None:
+    """Pillow (and rich-pixels, which imports it) load off the UI thread, after the first frame: never at import."""
+    mods = _imported_after("import tui.app\nfrom tui.widgets import photo")
+    assert "textual" in mods and "PIL" not in mods and "rich_pixels" not in mods

@@ -1,6 +1,7 @@
 """The profile photo as terminal pixels, or a placeholder with initials, or a short reason it cannot be shown.
 
-Drawn through rich-pixels' ``Renderer`` API with two renderers of our own: rich-pixels' stock half-cell renderer
+Drawn through rich-pixels' ``Renderer`` API with two renderers of our own (:mod:`tui.widgets.pixels`, imported on
+first draw: rich-pixels imports Pillow, which the app's start-up must not pay for): rich-pixels' stock renderer
 resizes with nearest neighbour and builds one parsed ``Style`` per cell, which is jagged and slow (~150 ms for a
 full-screen photo). So the image is first shrunk with LANCZOS to exactly the cells it will fill, then
 :class:`PaletteHalfcellRenderer` quantises it to an adaptive 256-colour palette so that one ``Style`` per colour
@@ -17,11 +18,9 @@ import zlib
 from typing import TYPE_CHECKING, Literal
 
 from rich.align import Align
-from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from rich_pixels import HalfcellRenderer, Renderer
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -89,66 +88,6 @@ def fit_cells(width: int, height: int, cols: int, rows: int, *, grey: bool = Fal
     return min(cols, out_w), min(rows * 2, out_h + (out_h % 2))
 
 
-class PaletteHalfcellRenderer(HalfcellRenderer):
-    """rich-pixels' half-cell layout (``▄``: fg = lower pixel, bg = upper), drawn from one ``Style`` per colour pair.
-
-    The stock renderer formats and parses a ``Style`` for every cell: ~150 ms for 200x60 cells (see
-    benchmarks/). Quantising to an adaptive 256-colour palette first leaves a few thousand distinct pairs, each
-    built once. Expects an image already at cell size (``resize`` is ignored): :func:`photo_strips` shrinks
-    with LANCZOS, where rich-pixels would use nearest neighbour.
-    """
-
-    def render(self, image: Image, resize: tuple[int, int] | None) -> list[Segment]:
-        from PIL import Image as PILImage
-
-        width, height = image.size
-        indexed = image.convert("RGB").quantize(256, method=PILImage.Quantize.FASTOCTREE, dither=PILImage.Dither.NONE)
-        palette = indexed.getpalette() or []
-        colours = [Color.from_rgb(*palette[i : i + 3]) for i in range(0, len(palette), 3)]
-        idx = indexed.tobytes()
-        rows = [
-            list(
-                zip(
-                    idx[y * width : (y + 1) * width],
-                    idx[(y + 1) * width : (y + 2) * width] or idx[y * width : (y + 1) * width],
-                    strict=True,
-                )
-            )
-            for y in range(0, height, 2)
-        ]
-        cells = {
-            pair: Segment("▄", Style.from_color(colours[pair[1]], colours[pair[0]])) for pair in set().union(*rows)
-        }
-        newline = Segment("\n", self.null_style)
-        segments: list[Segment] = []
-        for keys in rows:
-            segments += map(cells.__getitem__, keys)
-            segments.append(newline)
-        return segments
-
-
-class GreyRampRenderer(Renderer):
-    """``NO_COLOR``: one character per cell from :data:`GREY_RAMP`, brighter pixel -> denser character.
-
-    Expects an image already at cell size, one pixel per cell.
-    """
-
-    def __init__(self, style: Style | None = None) -> None:
-        super().__init__()
-        self.style = style
-
-    def render(self, image: Image, resize: tuple[int, int] | None) -> list[Segment]:
-        width = image.width
-        data = image.convert("L").tobytes()
-        step = 256 / len(GREY_RAMP)
-        newline = Segment("\n", self.null_style)
-        segments: list[Segment] = []
-        for y in range(image.height):
-            row = data[y * width : (y + 1) * width]
-            segments += [Segment("".join(GREY_RAMP[int(v / step)] for v in row), self.style), newline]
-        return segments
-
-
 def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base: Style | None = None) -> list[Strip]:
     """Turn ``image`` into exactly ``rows`` strips of ``cols`` cells, the photo centred and as large as fits."""
     from PIL import Image as PILImage
@@ -158,9 +97,11 @@ def photo_strips(image: Image, cols: int, rows: int, *, grey: bool = False, base
     out_w, out_h = fit_cells(image.width, image.height, cols, rows, grey=grey)
     if not out_w or not out_h:
         return [blank] * max(rows, 0)
+    from tui.widgets.pixels import GreyRampRenderer, PaletteHalfcellRenderer  # rich-pixels imports Pillow
+
     if grey:
         small = image.convert("L").resize((out_w, out_h), PILImage.Resampling.LANCZOS)
-        renderer: Renderer = GreyRampRenderer(base)
+        renderer: GreyRampRenderer | PaletteHalfcellRenderer = GreyRampRenderer(base)
     else:
         small = to_cells_image(image, cols, rows)  # LANCZOS to exactly the cells, aspect kept
         out_w = small.width
