@@ -170,8 +170,12 @@ async def test_history_shows_each_backup_id_whole_at_80x24(emu: Emulator) -> Non
         assert "remove" in row  # the id whole, on its row, for `graphphoto-tui restore ID`
         preview = app.screen.query_one(PhotoView)
         await until(pilot, lambda: preview.state == "photo")  # the removed photo, decoded off the UI thread
-        await pilot.press("escape")  # leaving at once never surfaces a late preview as an error
+        await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("h", "escape")  # leaving before the preview is decoded: the late preview draws nothing
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.pause(0.3)
+        assert not [n for n in app._notifications if n.severity == "error"]
 
 
 async def test_history_shows_a_record_with_markup_in_it_as_text(emu: Emulator, samples: Path) -> None:

@@ -206,14 +206,20 @@ async def test_refresh_downloads_again_a_cached_photo_that_cannot_be_drawn(emu: 
         assert photo_gets(emu) == gets + 1
 
 
-async def test_retries_seen_from_another_screen_show_one_toast_at_a_time(emu: Emulator) -> None:
+async def test_retries_outside_a_sync_show_one_toast_at_a_time_not_on_the_sync_line(emu: Emulator) -> None:
     sign_in(emu)
     app = make_app(emu)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, synced(app))
-        await pilot.press("s")  # the user search: its requests retry through the same GraphClient
-        await until(pilot, lambda: app.screen is not app.home)
-        for _ in range(3):
-            app._on_retry(2, "unavailable")  # what the GraphClient calls before each wait
-        await pilot.pause()
-        assert len([n for n in app._notifications if "retrying" in n.message]) == 1
+        emu.add_fault("429", path="/photo/$value", method="DELETE", count=3, retry_after=1)
+        await pilot.press("x", "y")  # a remove, not a sync: its retries must not claim the sync line
+        shown: list[int] = []  # retry toasts on screen at each moment
+
+        def removed() -> bool:
+            shown.append(sum("retrying" in n.message for n in app._notifications))
+            assert "retry" not in app.home.status.line
+            return emu.photo(emu.admin_upn) is None
+
+        await until(pilot, removed)
+        assert max(shown) == 1  # three waits, never more than one toast about them at a time
+        await until(pilot, synced(app))

@@ -19,7 +19,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from tui import APP_NAME
 from tui.core.config import Settings
@@ -221,9 +221,14 @@ class GraphPhotoApp(App[int]):
         self._update_header()
 
     def _on_retry(self, seconds: float, why: str) -> None:
-        """On the profile screen the sync line says it (one line, replaced at each retry: toasts would pile up)."""
+        """A sync's retries go on the sync line (replaced at each retry: toasts would pile up); others' get one
+        toast at a time."""
         what = {"throttled": "Graph is throttling requests", "network": "The network failed"}.get(why, "Graph is busy")
-        if self.screen is self.home:  # short: the side panel is ~38 columns at 80x24
+        try:
+            syncing = get_current_worker().group == "sync"
+        except NoActiveWorker:
+            syncing = False
+        if syncing and self.screen is self.home:  # short: the side panel is ~38 columns at 80x24
             short = {"throttled": "throttled", "network": "network down"}.get(why, "Graph busy")
             self.home.status.syncing(f"({short}, retry in {seconds:.0f} s)")
         elif time.monotonic() >= self._retry_toast_until:  # one toast at a time, not one per attempt

@@ -13,8 +13,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not backup.user_id:
             raise NotFoundError(f"backup {backup.id} does not say whose photo it is; pass --user")
         settings = settings.replace(user=backup.user_id)
-    return asyncio.run(_online(args, settings, prepared))
+    return _run_cancellable(_online(args, settings, prepared))
+
+
+def _run_cancellable(work: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run`` where kill and a dropped SSH link cancel the task as Ctrl+C does, from the event loop.
+
+    tui.cli's SIGTERM/SIGHUP handler goes through SIGINT, which does nothing when a shell started us with SIGINT
+    ignored (`cmd &` in a script); raising an interrupt from it instead could land inside the task and skip its
+    cleanup (the audit line). A loop signal handler cancels the task between steps, always.
+    """
+
+    async def main() -> int:
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+        for name in ("SIGTERM", "SIGHUP"):
+            with contextlib.suppress(AttributeError, NotImplementedError):  # platforms without them
+                loop.add_signal_handler(getattr(signal, name), task.cancel)
+        return await work
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None  # tui.cli reports it, with what the cancel left behind
 
 
 # --- local only ----------------------------------------------------------------------------------------

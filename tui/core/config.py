@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from tui import APP_NAME
 from tui.core.errors import ConfigError
 
-# NamedTuple, not @dataclass, for the records on every command's start-up path: `dataclasses` imports `inspect`
-# (ast, dis, tokenize), ~10 ms of a ~200 ms `prepare`.
+# NamedTuple, not @dataclass: every command loads this, and `dataclasses` imports `inspect` (ast, dis, tokenize),
+# ~10 ms of a ~170 ms `prepare` or of `--help` (the commands that talk to Graph load dataclasses anyway).
 
 
 class Cloud(NamedTuple):

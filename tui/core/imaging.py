@@ -562,6 +562,8 @@ def to_cells_image(
                 opened = Image.open(io.BytesIO(raw))
             if opened.format not in ALLOWED_FORMATS:
                 raise ValueError(f"{opened.format} images are not accepted")
+            if opened.width * opened.height > MAX_PIXELS:  # catch_warnings above is process-wide, not per thread
+                raise ValueError(f"over the {MAX_PIXELS // 1_000_000} megapixel limit; refused as a possible bomb")
             orientation, _ = _orientation(opened)
             if opened.format in _JPEG_FAMILY:
                 w, h = opened.size if orientation < 5 else opened.size[::-1]

@@ -157,6 +157,8 @@ class PhotoService:
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         backup: Backup | None = None
         sent = 0
+        deleting = False
+        self.cancel_note = None
 
         def track(done: int, total: int) -> None:
             nonlocal sent
@@ -190,6 +192,7 @@ class PhotoService:
             async with self._exclusive(target):
                 backup = await self._backup(target, reason, required=action == "remove")
                 if data is None:
+                    deleting = True
                     await self.graph.delete_photo(target.graph_id)
                 else:
                     await self.graph.upload_photo(data, target.graph_id, progress=track)
@@ -197,7 +200,8 @@ class PhotoService:
             late = data is not None and sent == len(data)  # the request was complete: the server may still act on it
             record("cancelled", error=LATE_CANCEL if late else None)
             if data is None:
-                note = "cancelled while removing the photo; Graph may still remove it"
+                done = "Graph may still remove it" if deleting else "nothing was changed"
+                note = f"cancelled while removing the photo; {done}"
             else:
                 note = LATE_CANCEL if late else "cancelled before the whole photo was sent; nothing was changed"
             self.cancel_note = note + (f"; the previous photo is backed up as {backup.id}" if backup else "")

@@ -269,7 +269,7 @@ class FilePicker(Vertical):
             self.tree.focus()
         else:
             if path.parent.is_dir():  # the list follows what was typed, as it does for a folder
-                self.tree.reveal(path.resolve())
+                self.tree.reveal(path.parent.resolve() / path.name)  # a symlink shows where it was typed
             self.post_message(self.Chosen(self, path))
 
     def _sync_base(self, _: object = None) -> None:

@@ -46,29 +46,12 @@ def initials(name: str | None) -> str:
     return picked.upper()
 
 
-def decode(data: bytes) -> Image:
-    """Decode photo bytes (from Graph or the local cache) into an upright RGB working copy of at most
-    :data:`WORKING_SIDE` pixels, through the pipeline's allow-list of formats: a tampered cache file never reaches
-    one of Pillow's rarer decoders. Raises :class:`~tui.core.errors.ImageError` when the bytes are not a photo.
+def decode(data: bytes | bytearray | memoryview | Image) -> Image:
+    """Photo bytes (from Graph or the local cache) or an image, as an upright RGB working copy of at most
+    :data:`WORKING_SIDE` pixels. Bytes go through the pipeline's allow-list of formats: a tampered cache file never
+    reaches one of Pillow's rarer decoders. Raises :class:`~tui.core.errors.ImageError` when they are not a photo.
     """
     return to_cells_image(data, WORKING_SIDE, WORKING_SIDE // 2, grow=False)
-
-
-def prepare_image(image: Image) -> Image:
-    """Flatten transparency onto white, make RGB and shrink to the working size (LANCZOS)."""
-    from PIL import Image as PILImage
-
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        image = image.convert("RGBA")
-        flat = PILImage.new("RGB", image.size, "white")
-        flat.paste(image, mask=image.getchannel("A"))
-        image = flat
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    else:
-        image = image.copy()
-    image.thumbnail((WORKING_SIDE, WORKING_SIDE), PILImage.Resampling.LANCZOS, reducing_gap=3.0)
-    return image
 
 
 def fit_cells(width: int, height: int, cols: int, rows: int, *, grey: bool = False) -> tuple[int, int]:
@@ -137,9 +120,9 @@ class PhotoView(Widget):
     # --- public API --------------------------------------------------------------------------------------
 
     def show_photo(self, data: bytes | Image) -> bool:
-        """Show photo bytes (any format Pillow reads) or a PIL image; False (and a reason drawn) if undecodable."""
+        """Show photo bytes (a format the upload pipeline accepts) or a PIL image; False (a reason drawn) if not."""
         try:
-            image = decode(data) if isinstance(data, (bytes, bytearray, memoryview)) else prepare_image(data)
+            image = decode(data)
         except Exception:  # Pillow raises many types for bad bytes; the user only needs to know it failed
             self.show_unavailable("The photo could not be decoded.")
             return False
