@@ -23,6 +23,7 @@ from tui.core.imaging import (
     MIN_QUALITY,
     MIN_SIDE,
     Crop,
+    Opening,
     Prepared,
     frame,
     open_source,
@@ -531,3 +532,25 @@ def test_cells_image_fits_the_cell_box_keeping_aspect(samples: Path, tmp_path: P
     assert to_cells_image(Image.new("CMYK", (100, 50), (0, 255, 255, 0)), 10, 5).getpixel((5, 2))[0] > 240
     with pytest.raises(ImageError, match="cannot be shown"):
         to_cells_image(b"not an image", 80, 24)
+
+
+def test_a_decode_on_its_own_thread_gives_the_same_photo(samples: Path) -> None:
+    """What `prepare` and `set` do while their settings load: the same pixels, so the same upload."""
+    path = samples / "photos/iphone_12mp.jpg"
+    opening = Opening(path).start()
+    assert (opening.format, opening.width, opening.height) == ("JPEG", 3024, 4032)  # the header is read at once
+    threaded, inline = opening.result(), open_source(path)
+    assert threaded.image.size == inline.image.size == (756, 1008)  # still a 1/4-scale DCT decode
+    assert ImageChops.difference(threaded.image, inline.image).getbbox() is None
+    assert prepare(threaded).data == prepare(inline).data
+    assert opening.result() is threaded  # asking again does not decode again
+
+
+def test_a_decode_on_its_own_thread_refuses_as_open_source_does(samples: Path) -> None:
+    """Header problems are refused at once; pixel problems when the decode's result is asked for."""
+    with pytest.raises(ImageError, match=re.escape(REFUSED["bad/tiny_23x17.jpg"])):
+        Opening(samples / "bad/tiny_23x17.jpg")
+    truncated = Opening(samples / "bad/truncated.jpg").start()
+    for _ in range(2):
+        with pytest.raises(ImageError, match=re.escape(REFUSED["bad/truncated.jpg"])):
+            truncated.result()

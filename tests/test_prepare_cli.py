@@ -169,3 +169,23 @@ def test_the_input_photo_is_never_overwritten(samples: Path, tmp_path: Path) -> 
         )
         assert result.returncode == 2 and "it is the input image" in one_line(result.stderr)
     assert original.read_bytes() == before
+
+
+def test_a_size_from_the_environment_gives_what_the_flag_gives(samples: Path, tmp_path: Path) -> None:
+    """The image starts decoding for --size (or the default) before the settings load; a size that only the
+    environment or the config file sets must still get its own decode, not the default's."""
+    photo = samples / "photos/iphone_12mp.jpg"
+    by_flag, by_env = tmp_path / "flag.jpg", tmp_path / "env.jpg"
+    assert run(photo, "-o", by_flag, "--size", "200").returncode == 0
+    result = run(photo, "-o", by_env, env={"GRAPHPHOTO_SIZE": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "-> 200x200 JPEG q80" in one_line(result.stdout)
+    assert by_env.read_bytes() == by_flag.read_bytes()
+
+
+def test_a_bad_setting_is_reported_before_a_bad_image(tmp_path: Path) -> None:
+    """The image is opened before the settings load, but a wrong setting is still the error the user sees."""
+    result = run(tmp_path / "missing.jpg", "-o", tmp_path / "out.jpg", env={"GRAPHPHOTO_QUALITY": "500"})
+    assert result.returncode == 2
+    assert "quality" in one_line(result.stderr) and "GRAPHPHOTO_QUALITY" in result.stderr.decode()
+    assert run(tmp_path / "missing.jpg", "-o", tmp_path / "out.jpg").returncode == 5

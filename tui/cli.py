@@ -250,9 +250,32 @@ def _cancel(*_: object) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _exit_now(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown: ~10 ms, 8 % of a `prepare`, go on tearing down
+    Pillow's modules (enums with hundreds of members) after the work is done and written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def entry() -> NoReturn:
+    """The console script and ``python -m tui``: :func:`main`, then the exit status."""
+    sys.exit(main(quick_exit=True))
+
+
+def main(argv: Sequence[str] | None = None, *, quick_exit: bool = False) -> int:
+    """Run one command and return its exit status.
+
+    ``quick_exit`` (the console script) lets a command whose module sets ``QUICK_EXIT = True`` (it leaves no
+    file, log or thread to be finished at exit) end the process at once once it has succeeded.
+    """
     args = _parse(argv)
     try:
+        module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}") if args.command else None
+        if hasattr(module, "begin"):
+            # Local work that needs no settings starts first and goes on while they load: `prepare` and `set`
+            # decode their image on a thread (libjpeg runs without the GIL); errors wait for module.run().
+            module.begin(args)
         from tui.core.config import load_settings
 
         flags = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
@@ -277,8 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     signal.signal(sig, _cancel)
             if getattr(args, "output", None) == "-" and sys.stdout.isatty():
                 raise UsageError("refusing to write image bytes to a terminal: redirect stdout, or use -o FILE")
-            module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}")
-            return int(module.run(args, settings))
+            code = int(module.run(args, settings))
+        if quick_exit and getattr(module, "QUICK_EXIT", False):
+            _exit_now(code)
+        return code
     except GraphPhotoError as exc:
         print(f"{APP_NAME}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.commands import prepare as prepare_command
 from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, CancelledError, GraphPhotoError, NotFoundError, UsageError
 from tui.core.history import AuditLog, History
@@ -118,16 +119,17 @@ def _my_names(settings: Settings) -> tuple[str, ...] | None:
     return tuple(n for n in (account.object_id, account.username) if n)
 
 
+def begin(args: argparse.Namespace) -> None:
+    """`set` starts decoding its image while the settings load, as `prepare` does."""
+    if args.command == "set":
+        prepare_command.begin(args)
+
+
 def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:
     """Exactly what `prepare` does (same decode, frame and encode), so `set --dry-run` shows what `set` sends."""
-    from tui.core.imaging import Crop, open_source, prepare
-
-    crop = Crop.parse(args.crop) if args.crop else None
-    image = Path(args.image).expanduser()
-    source = open_source(image, target=settings.size, crop=crop)
-    prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
+    prepared = prepare_command.prepare_image(args, settings)
     if args.output:
-        _write(args.output, prepared.data, source=image)
+        _write(args.output, prepared.data, source=Path(args.image).expanduser())
     return prepared
 
 
@@ -138,10 +140,8 @@ def _write(output: str, data: bytes, *, source: Path | None = None) -> Path | No
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return None
-    from tui.commands.prepare import write_output
-
     path = Path(output).expanduser()
-    write_output(path, data, source=source)
+    prepare_command.write_output(path, data, source=source)
     return path
 
 

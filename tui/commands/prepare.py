@@ -8,10 +8,18 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core import files
-from tui.core.config import Settings
-from tui.core.errors import EXIT_OK, UsageError
+from tui.core.errors import EXIT_OK, GraphPhotoError, UsageError
+
+if TYPE_CHECKING:
+    from tui.core.config import Settings
+    from tui.core.imaging import Prepared
+
+# Writes its output atomically and closes it, prints its line and starts no thread that outlives run(): nothing
+# for the interpreter's teardown to finish, which the CLI then skips (see tui.cli._exit_now).
+QUICK_EXIT = True
 
 
 def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None:
@@ -44,20 +52,45 @@ def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    from tui.core.imaging import Crop, open_source, prepare
+def begin(args: argparse.Namespace) -> None:
+    """Start opening the image before the settings load (see ``tui.cli.main``): its decode runs meanwhile.
+
+    The target size is the ``--size`` flag or the default; :func:`prepare_image` opens again in the rare case
+    the settings (environment, config file) chose another. Any refusal waits for :func:`prepare_image`, so a
+    bad setting is still reported first.
+    """
+    from tui.core.imaging import DEFAULT_SIZE, Crop, Opening
+
+    try:
+        crop = Crop.parse(args.crop) if args.crop else None
+        args.opening = Opening(Path(args.image).expanduser(), target=args.size or DEFAULT_SIZE, crop=crop).start()
+    except GraphPhotoError as exc:
+        args.opening = exc
+
+
+def prepare_image(args: argparse.Namespace, settings: Settings) -> Prepared:
+    """The JPEG for ``args.image`` under ``settings``: what `prepare` writes and `set` uploads."""
+    from tui.core.imaging import Crop, Opening, prepare
 
     crop = Crop.parse(args.crop) if args.crop else None
-    image = Path(args.image).expanduser()
-    source = open_source(image, target=settings.size, crop=crop)
-    prepared = prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
+    opening = getattr(args, "opening", None)
+    if isinstance(opening, GraphPhotoError):
+        raise opening
+    if opening is None or opening.target != settings.size:
+        opening = Opening(Path(args.image).expanduser(), target=settings.size, crop=crop)
+    source = opening.result()
+    return prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    prepared = prepare_image(args, settings)
     to_stdout = args.output == "-"
     if to_stdout:
         sys.stdout.flush()
         sys.stdout.buffer.write(prepared.data)
         sys.stdout.buffer.flush()
     else:
-        write_output(Path(args.output).expanduser(), prepared.data, source=image)
+        write_output(Path(args.output).expanduser(), prepared.data, source=Path(args.image).expanduser())
     if args.json:
         import json
 

@@ -219,8 +219,7 @@ class Source:
         """Re-decode at a finer scale if ``crop`` would be enlarged from the working image but not from the file."""
         needed = min(1.0, size / crop.size)
         if self.scale < 1 and self.scale * 1.01 < needed:
-            fresh = _decode(self.path, needed)
-            self.image = fresh.image
+            self.image = Opening(self.path, scale=needed).result().image
 
 
 def _needed_scale(width: int, height: int, target: int, crop: Crop | None) -> float:
@@ -233,8 +232,7 @@ def open_source(path: str | Path, *, target: int = DEFAULT_SIZE, crop: Crop | No
 
     Raises :class:`ImageError` (one sentence naming the file) for anything that cannot become a photo.
     """
-    path = Path(path)
-    return _decode(path, None, target=target, crop=crop)
+    return Opening(path, target=target, crop=crop).result()
 
 
 def _refuse(path: Path, problem: str) -> ImageError:
@@ -272,70 +270,138 @@ def _orientation(im: PILImage.Image) -> tuple[int, str | None]:
     return (value, None) if 1 <= value <= 8 else (1, "ignored an invalid EXIF orientation")
 
 
-def _decode(path: Path, scale: float | None, *, target: int = DEFAULT_SIZE, crop: Crop | None = None) -> Source:
-    Image = _pil()
-    file_bytes = _check_file(path)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
-    _maybe_heif(head)
-    notes: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        mp = MAX_PIXELS // 1_000_000
-        raise _refuse(path, f"image is larger than {mp} megapixels; refused as a possible decompression bomb") from None
-    except Image.UnidentifiedImageError:
-        raise _refuse(path, f"not an image this program can read ({FORMATS_HINT})") from None
-    except Exception as exc:
-        raise _refuse(path, f"the image header is corrupt ({_first_line(exc)})") from None
+class Opening:
+    """An image being opened: the file and its header are checked at once, the pixels decoded later.
 
-    with im:
-        fmt = im.format or "image"
+    Why two steps: libjpeg decodes without holding the GIL, and a 12 MP JPEG spends ~40 ms in entropy decoding
+    that no DCT scaling skips. :meth:`start` runs that decode on a thread of its own so the caller's other
+    start-up work (the CLI loading its settings) happens meanwhile; :meth:`result` waits for it, or decodes
+    in the caller's thread when nothing started it. Header problems (no such file, not an image, a bomb, too
+    small) raise :class:`ImageError` here; pixel problems (truncated, corrupt) raise it from :meth:`result`.
+    """
+
+    def __init__(
+        self, path: str | Path, *, target: int = DEFAULT_SIZE, crop: Crop | None = None, scale: float | None = None
+    ) -> None:
+        self.path = path = Path(path)
+        self.target, self.crop = target, crop
+        Image = _pil()
+        self._file_bytes = _check_file(path)
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise _refuse(path, f"cannot read the file ({exc.strerror or exc})") from None
+        _maybe_heif(head)
+        self._notes: list[str] = []
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            mp = MAX_PIXELS // 1_000_000
+            raise _refuse(
+                path, f"image is larger than {mp} megapixels; refused as a possible decompression bomb"
+            ) from None
+        except Image.UnidentifiedImageError:
+            raise _refuse(path, f"not an image this program can read ({FORMATS_HINT})") from None
+        except Exception as exc:
+            raise _refuse(path, f"the image header is corrupt ({_first_line(exc)})") from None
+        try:
+            self._check_header(im, scale)
+        except BaseException:
+            im.close()
+            raise
+        self._im = im
+        self._thread: threading.Thread | None = None
+        self._outcome: Source | BaseException | None = None
+
+    def _check_header(self, im: PILImage.Image, scale: float | None) -> None:
+        path = self.path
+        self.format = fmt = im.format or "image"
         if fmt not in ALLOWED_FORMATS:
             raise _refuse(path, f"{fmt} images are not accepted; use {FORMATS_HINT}")
         if fmt == "HEIF":
             # pillow-heif has already applied the orientation; report what it found.
-            orientation, applied = int(im.info.get("original_orientation") or 1), 1
+            self.orientation, self._applied = int(im.info.get("original_orientation") or 1), 1
         else:
-            orientation, note = _orientation(im)
-            applied = orientation
+            self.orientation, note = _orientation(im)
+            self._applied = self.orientation
             if note:
-                notes.append(note)
+                self._notes.append(note)
         w, h = im.size
         if w * h > MAX_PIXELS:
             mp = MAX_PIXELS // 1_000_000
             raise _refuse(path, f"image is {w}x{h} pixels, over the {mp} megapixel limit (decompression-bomb guard)")
-        uw, uh = (h, w) if applied in (5, 6, 7, 8) else (w, h)
+        uw, uh = (h, w) if self._applied in (5, 6, 7, 8) else (w, h)
         if min(uw, uh) < MIN_SIDE:
             raise _refuse(path, f"image is {uw}x{uh} pixels; Graph needs at least {MIN_SIDE}x{MIN_SIDE}")
-        if scale is None:
-            scale = _needed_scale(uw, uh, target, crop)
-        frames = int(getattr(im, "n_frames", 1) or 1)
-        icc = im.info.get("icc_profile") or None
-        transparency = "transparency" in im.info
-        try:
-            if fmt in _JPEG_FAMILY and scale < 1:
+        self.width, self.height, self._file_width = uw, uh, w
+        self._scale = _needed_scale(uw, uh, self.target, self.crop) if scale is None else scale
+        self._frames = int(getattr(im, "n_frames", 1) or 1)
+        if fmt in _JPEG_FAMILY:
+            if self._scale < 1:
                 # DCT-domain scaling: libjpeg decodes 1/2, 1/4 or 1/8 directly, never the full 12 MP.
-                im.draft("RGB" if im.mode == "RGB" else im.mode, (math.ceil(w * scale), math.ceil(h * scale)))
-            im.load()
-            work = _to_basic_mode(im, transparency)
-        except Exception:  # decoders raise OSError, SyntaxError, ValueError, zlib.error, ...
-            raise _refuse(path, "the image data is truncated or corrupt") from None
-    factor = int(work.width / w / scale)  # what draft() left to do, for JPEG; all of it for other formats
-    if factor >= 2:
-        work = work.reduce(factor)
-    if applied in _TRANSPOSE:
-        work = work.transpose(Image.Transpose[_TRANSPOSE[applied]])
-    work, colour_notes = _to_srgb(work, icc)
-    notes += colour_notes
-    if frames > 1:
-        notes.append(f"used the first of {frames} frames")
-    return Source(path, fmt, uw, uh, orientation, work, frames, file_bytes, tuple(notes))
+                need = (math.ceil(w * self._scale), math.ceil(h * self._scale))
+                im.draft("RGB" if im.mode == "RGB" else im.mode, need)
+            # The whole file in one decoder call: Pillow hands libjpeg 64 kB at a time, and between two of them a
+            # decode on its own thread needs the GIL back, which a busy caller holds for up to 5 ms each time.
+            im.decodermaxblock = max(im.decodermaxblock, self._file_bytes)  # type: ignore[attr-defined]
+
+    def start(self) -> Opening:
+        """Decode on a daemon thread (a process that exits early, on a bad setting, does not wait for it)."""
+        if self._thread is None and self._outcome is None:
+            self._thread = threading.Thread(target=self._run, name="decode-image", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._outcome = self._pixels()
+        except BaseException as exc:  # handed to result(), on the caller's thread
+            self._outcome = exc
+
+    def result(self) -> Source:
+        if self._thread is not None:
+            self._thread.join()
+        elif self._outcome is None:
+            self._run()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
+
+    def _pixels(self) -> Source:
+        Image = _pil()
+        im, path = self._im, self.path
+        with im:
+            icc = im.info.get("icc_profile") or None
+            try:
+                im.load()
+                work = _to_basic_mode(im, "transparency" in im.info)
+            except Exception:  # decoders raise OSError, SyntaxError, ValueError, zlib.error, ...
+                raise _refuse(path, "the image data is truncated or corrupt") from None
+        # What draft() left to do, for JPEG; all of it for the other formats.
+        factor = int(work.width / self._file_width / self._scale)
+        if factor >= 2:
+            work = work.reduce(factor)
+        if self._applied in _TRANSPOSE:
+            work = work.transpose(Image.Transpose[_TRANSPOSE[self._applied]])
+        work, colour_notes = _to_srgb(work, icc)
+        notes = self._notes + colour_notes
+        if self._frames > 1:
+            notes.append(f"used the first of {self._frames} frames")
+        return Source(
+            path,
+            self.format,
+            self.width,
+            self.height,
+            self.orientation,
+            work,
+            self._frames,
+            self._file_bytes,
+            tuple(notes),
+        )
 
 
 def _first_line(exc: BaseException) -> str:
