@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from tui.cli import SUBCOMMANDS, main
+from tui.arguments import SUBCOMMANDS
+from tui.cli import main
 from tui.core.config import load_settings
 from tui.core.errors import ConfigError
 

@@ -74,6 +74,25 @@ def test_json_flags_and_background(samples: Path, tmp_path: Path) -> None:
         assert im.getpixel((2, 2)) == pytest.approx((0, 51, 102), abs=6)
 
 
+def test_any_order_of_the_words_gives_the_same_jpeg(samples: Path, tmp_path: Path) -> None:
+    """The decode starts before argparse runs, from the image name as guessed; the result never depends on it."""
+    photo = samples / "photos/iphone_12mp.jpg"
+    spellings = {
+        "plain": [photo, "-o", tmp_path / "plain.jpg"],
+        "output_first": ["-o", tmp_path / "output_first.jpg", photo],
+        "flag_first": ["--json", photo, "-o", tmp_path / "flag_first.jpg"],  # no guess: opened after parsing
+        "explicit_crop": [photo, "--crop", "0,504,3024", "-o", tmp_path / "explicit_crop.jpg"],
+    }
+    for name, args in spellings.items():
+        assert run(*args).returncode == 0, name
+    reference = (tmp_path / "plain.jpg").read_bytes()
+    assert all((tmp_path / f"{name}.jpg").read_bytes() == reference for name in spellings)
+    sized = run("--size", "200", photo, "-o", tmp_path / "sized.jpg")  # guessed at 648, parsed as 200
+    assert sized.returncode == 0 and Image.open(tmp_path / "sized.jpg").size == (200, 200)
+    missing = run(tmp_path / "nope.jpg", "-o", tmp_path / "x.jpg", "--quality", "0")
+    assert missing.returncode == 2 and "quality" in one_line(missing.stderr), "a bad setting is still reported first"
+
+
 def test_output_to_stdout_keeps_the_summary_on_stderr(samples: Path) -> None:
     result = run(samples / "photos/hopper.png", "-o", "-", "--size", "96")
     assert result.returncode == 0

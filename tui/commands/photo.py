@@ -119,10 +119,10 @@ def _my_names(settings: Settings) -> tuple[str, ...] | None:
     return tuple(n for n in (account.object_id, account.username) if n)
 
 
-def begin(args: argparse.Namespace) -> None:
+def begin(args: argparse.Namespace, early: prepare_command.Early | None = None) -> None:
     """`set` starts decoding its image while the settings load, as `prepare` does."""
     if args.command == "set":
-        prepare_command.begin(args)
+        prepare_command.begin(args, early)
 
 
 def _prepare(args: argparse.Namespace, settings: Settings) -> Prepared:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import stat
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.core import files
 from tui.core.errors import EXIT_OK, GraphPhotoError, UsageError
 
 if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+
     from tui.core.config import Settings
-    from tui.core.imaging import Prepared
+    from tui.core.imaging import Opening, Prepared
 
 # Writes its output atomically and closes it, prints its line and starts no thread that outlives run(): nothing
 # for the interpreter's teardown to finish, which the CLI then skips (see tui.cli._exit_now).
@@ -52,24 +53,43 @@ def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def begin(args: argparse.Namespace) -> None:
-    """Start opening the image before the settings load (see ``tui.cli.main``): its decode runs meanwhile.
+Early = tuple[str, "Opening | GraphPhotoError"]
+"""An image opened before the command line was parsed: the word taken for its name, and the opening (or the
+refusal, kept for :func:`prepare_image` to raise)."""
 
-    The target size is the ``--size`` flag or the default; :func:`prepare_image` opens again in the rare case
-    the settings (environment, config file) chose another. Any refusal waits for :func:`prepare_image`, so a
-    bad setting is still reported first.
-    """
+
+def open_image(image: str, size: int | None = None, crop_text: str | None = None) -> Opening | GraphPhotoError:
+    """Check the file and its header now and decode the pixels on a thread (see :class:`tui.core.imaging.Opening`)."""
     from tui.core.imaging import DEFAULT_SIZE, Crop, Opening
 
+    # The decode thread takes the GIL back twice (after reading the file, after decoding it); while this thread
+    # parses the command line and loads the settings, each wait lasts up to the 5 ms default switch interval.
+    sys.setswitchinterval(0.0005)
     try:
-        crop = Crop.parse(args.crop) if args.crop else None
-        args.opening = Opening(Path(args.image).expanduser(), target=args.size or DEFAULT_SIZE, crop=crop).start()
+        crop = Crop.parse(crop_text) if crop_text else None
+        return Opening(os.path.expanduser(image), target=size or DEFAULT_SIZE, crop=crop).start()
     except GraphPhotoError as exc:
-        args.opening = exc
+        return exc
+
+
+def begin(args: argparse.Namespace, early: Early | None = None) -> None:
+    """Start opening the image before the settings load (see ``tui.cli.main``): its decode runs meanwhile.
+
+    ``early`` is an opening started before argparse ran, used when the parsed arguments name the same image
+    with no ``--size`` or ``--crop``. The target size is the ``--size`` flag or the default; :func:`prepare_image`
+    opens again in the rare case the settings (environment, config file) chose another. Any refusal waits for
+    :func:`prepare_image`, so a bad setting is still reported first.
+    """
+    if early is not None and early[0] == args.image and args.size is None and args.crop is None:
+        args.opening = early[1]
+    else:
+        args.opening = open_image(args.image, args.size, args.crop)
 
 
 def prepare_image(args: argparse.Namespace, settings: Settings) -> Prepared:
     """The JPEG for ``args.image`` under ``settings``: what `prepare` writes and `set` uploads."""
+    from pathlib import Path  # not at import: `open_image` starts the decode first (see tui.cli._open_early)
+
     from tui.core.imaging import Crop, Opening, prepare
 
     crop = Crop.parse(args.crop) if args.crop else None
@@ -83,6 +103,8 @@ def prepare_image(args: argparse.Namespace, settings: Settings) -> Prepared:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
     prepared = prepare_image(args, settings)
     to_stdout = args.output == "-"
     if to_stdout:
