@@ -93,15 +93,18 @@ class Bench:
         return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss  # kB on Linux; see the docstring
 
     def compare(self, commands: Sequence[tuple[str, Sequence[str | Path]]]) -> list[Result]:
-        """Run the commands round-robin (A B C A B C ...) so a busy machine slows them all alike.
+        """Run the commands round-robin (A B C, B C A, C A B ...) so a busy machine slows them all alike.
 
-        Round 0 is a warm-up and is not counted.
+        Each round starts one command later, so none always runs right after the same one (a command that frees
+        200 MB or leaves both cores hot can slow the next). Round 0 is a warm-up and is not counted.
         """
         argvs = [[str(a) for a in argv] for _, argv in commands]
         samples: list[list[tuple[float, float, int]]] = [[] for _ in commands]
         errors: list[str | None] = [None] * len(commands)
         for round_no in range(self.runs + 1):
-            for i, argv in enumerate(argvs):
+            for k in range(len(argvs)):
+                i = (round_no + k) % len(argvs)
+                argv = argvs[i]
                 if errors[i]:
                     continue
                 outcome = self._once(argv)

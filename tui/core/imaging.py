@@ -28,7 +28,6 @@ import warnings
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from tui.core.errors import ImageError, UsageError
-from tui.core.text import human_size
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -565,6 +564,8 @@ class Prepared(NamedTuple):
 
     def summary(self, output: str | None = None) -> str:
         """One line: ``me.heic: HEIF 3024x4032, rotated (EXIF 6) -> 648x648 JPEG q80, 85.2 kB -> out.jpg``."""
+        from tui.core.text import human_size  # not at import: its patterns compile before a decode can start
+
         s = self.source
         line = (
             f"{s.name}: {s.format} {s.width}x{s.height}, {s.describe_orientation()} -> "
