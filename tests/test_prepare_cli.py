@@ -93,6 +93,31 @@ def test_any_order_of_the_words_gives_the_same_jpeg(samples: Path, tmp_path: Pat
     assert missing.returncode == 2 and "quality" in one_line(missing.stderr), "a bad setting is still reported first"
 
 
+@pytest.mark.parametrize(
+    ("words", "used"),
+    [
+        (["{img}", "-o", "o.jpg"], True),
+        (["-o", "o.jpg", "{img}", "--size", "648", "--quality", "80"], True),  # how the benchmark spells it
+        (["--size=300", "{img}", "--crop", "0,504,3024", "-o", "o.jpg"], True),
+        (["{img}", "-o", "o.jpg", "--si", "300"], False),  # an abbreviation argparse accepts: opened again
+        (["--json", "{img}", "-o", "o.jpg"], False),  # no guess
+    ],
+)
+def test_the_decode_started_before_parsing_is_used_when_the_words_agree(
+    words: list[str], used: bool, samples: Path
+) -> None:
+    """One decode per run when the guess is right (a wrong one would decode twice, never give another photo)."""
+    from tui.arguments import parse
+    from tui.commands.prepare import begin, open_early
+
+    argv = ["prepare", *(w.format(img=samples / "photos/iphone_12mp.jpg") for w in words)]
+    early = open_early(argv[1:])
+    args = parse(argv)
+    begin(args, early)
+    assert (early is not None and args.opening is early.opening) is used
+    assert args.opening.result().image.width == (756 if args.size in (None, 648) else 378)
+
+
 def test_output_to_stdout_keeps_the_summary_on_stderr(samples: Path) -> None:
     result = run(samples / "photos/hopper.png", "-o", "-", "--size", "96")
     assert result.returncode == 0

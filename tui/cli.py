@@ -60,22 +60,14 @@ def _open_early(argv: list[str]) -> Any:
 
     The decode (~40 ms of a 12 MP JPEG, which libjpeg runs without the GIL) is the longest step of a `prepare`,
     and all it needs is the image's name: parsing the command line and loading the settings (~20 ms) then happen
-    meanwhile. The name is guessed here without argparse (the first word after the subcommand that is neither an
-    option nor the value of one); ``begin`` uses the guess only if the parsed arguments agree with it.
+    meanwhile (see ``tui.commands.prepare.open_early``).
     """
     words = iter(argv)
     if not any(word in ("prepare", "set") for word in words):
         return None
-    previous = ""
-    for word in words:
-        if word == "--":
-            return None
-        if not word.startswith("-") and not (previous.startswith("-") and "=" not in previous):
-            from tui.commands.prepare import open_image
+    from tui.commands.prepare import open_early
 
-            return word, open_image(word)
-        previous = word
-    return None
+    return open_early(words)
 
 
 def entry() -> NoReturn:

@@ -6,7 +6,8 @@ import contextlib
 import os
 import stat
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 from tui.core import files
 from tui.core.errors import EXIT_OK, GraphPhotoError, UsageError
@@ -53,9 +54,43 @@ def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-Early = tuple[str, "Opening | GraphPhotoError"]
-"""An image opened before the command line was parsed: the word taken for its name, and the opening (or the
-refusal, kept for :func:`prepare_image` to raise)."""
+class Early(NamedTuple):
+    """An image opened before argparse ran, with the command-line values it was opened for."""
+
+    image: str
+    size: int | None
+    crop: str | None
+    opening: Opening | GraphPhotoError  # a refusal is kept for prepare_image() to raise, after the settings
+
+
+def open_early(words: Iterable[str]) -> Early | None:
+    """Open the image a `prepare`/`set` command line names, reading the words after the subcommand by hand.
+
+    The image is taken to be the first word that is neither an option nor the word after an option written
+    without ``=``: ``--json photo.jpg`` guesses nothing, and the image is opened after parsing as before.
+    ``--size`` and ``--crop`` change how the image is decoded, so they are read too. :func:`begin` uses the
+    result only when argparse reads the same three values; a wrong guess costs a wasted decode, never a wrong
+    photo.
+    """
+    image: str | None = None
+    values: dict[str, str] = {}
+    previous = ""
+    for word in words:
+        if word == "--":
+            return None
+        if previous in ("--size", "--crop"):
+            values[previous] = word
+        elif word.startswith(("--size=", "--crop=")):
+            name, _, value = word.partition("=")
+            values[name] = value
+        elif image is None and not word.startswith("-") and not (previous.startswith("-") and "=" not in previous):
+            image = word
+        previous = word
+    size_text, crop = values.get("--size"), values.get("--crop")
+    if image is None or (size_text is not None and not size_text.isdigit()):
+        return None
+    size = int(size_text) if size_text is not None else None
+    return Early(image, size, crop, open_image(image, size, crop))
 
 
 def open_image(image: str, size: int | None = None, crop_text: str | None = None) -> Opening | GraphPhotoError:
@@ -75,13 +110,13 @@ def open_image(image: str, size: int | None = None, crop_text: str | None = None
 def begin(args: argparse.Namespace, early: Early | None = None) -> None:
     """Start opening the image before the settings load (see ``tui.cli.main``): its decode runs meanwhile.
 
-    ``early`` is an opening started before argparse ran, used when the parsed arguments name the same image
-    with no ``--size`` or ``--crop``. The target size is the ``--size`` flag or the default; :func:`prepare_image`
-    opens again in the rare case the settings (environment, config file) chose another. Any refusal waits for
-    :func:`prepare_image`, so a bad setting is still reported first.
+    ``early`` (see :func:`open_early`) is used when argparse read the same image, size and crop. The target
+    size is the ``--size`` flag or the default; :func:`prepare_image` opens again in the rare case the settings
+    (environment, config file) chose another. Any refusal waits for :func:`prepare_image`, so a bad setting is
+    still reported first.
     """
-    if early is not None and early[0] == args.image and args.size is None and args.crop is None:
-        args.opening = early[1]
+    if early is not None and (early.image, early.size, early.crop) == (args.image, args.size, args.crop):
+        args.opening = early.opening
     else:
         args.opening = open_image(args.image, args.size, args.crop)
 
