@@ -13,10 +13,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from tui import APP_NAME
 from tui.core.errors import EXIT_CANCELLED, GraphPhotoError, UsageError
+
+if TYPE_CHECKING:
+    from tui.commands.prepare import Early
 
 FLAG_SETTINGS = (
     "tenant",
@@ -55,7 +58,7 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _open_early(argv: list[str]) -> Any:
+def _open_early(argv: list[str]) -> Early | None:
     """For `prepare` and `set`: start decoding the image before argparse has even loaded.
 
     The decode (~40 ms of a 12 MP JPEG, which libjpeg runs without the GIL) is the longest step of a `prepare`,

@@ -54,6 +54,9 @@ def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+_SWITCH_INTERVAL = sys.getswitchinterval()
+
+
 class Early(NamedTuple):
     """An image opened before argparse ran, with the command-line values it was opened for."""
 
@@ -99,6 +102,7 @@ def open_image(image: str, size: int | None = None, crop_text: str | None = None
 
     # The decode thread takes the GIL back twice (after reading the file, after decoding it); while this thread
     # parses the command line and loads the settings, each wait lasts up to the 5 ms default switch interval.
+    # prepare_image() puts the default back.
     sys.setswitchinterval(0.0005)
     try:
         crop = Crop.parse(crop_text) if crop_text else None
@@ -134,6 +138,7 @@ def prepare_image(args: argparse.Namespace, settings: Settings) -> Prepared:
     if opening is None or opening.target != settings.size:
         opening = Opening(Path(args.image).expanduser(), target=settings.size, crop=crop)
     source = opening.result()
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     return prepare(source, size=settings.size, quality=settings.quality, background=settings.background, crop=crop)
 
 
