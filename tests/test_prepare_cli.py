@@ -118,6 +118,26 @@ def test_the_decode_started_before_parsing_is_used_when_the_words_agree(
     assert args.opening.result().image.width == (756 if args.size in (None, 648) else 378)
 
 
+def test_odd_outputs_and_sizes_are_one_line_errors(samples: Path, tmp_path: Path) -> None:
+    photo = samples / "photos/Landscape_1.jpg"
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    cases = {
+        "symbolic links": run(photo, "-o", tmp_path / "loop1"),
+        "-o needs a file name": run(photo, "-o", ""),
+        "invalid int value": run(photo, "--size", "\u00b2", "-o", tmp_path / "a.jpg"),  # a digit int() refuses
+    }
+    with open("/dev/full", "wb") as full:
+        cases["No space left on device"] = subprocess.run(
+            [sys.executable, "-m", "tui", "prepare", str(photo), "-o", str(tmp_path / "b.jpg")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    for words, result in cases.items():
+        assert result.returncode == 2 and words in one_line(result.stderr), (words, result.stderr)
+
+
 def test_output_to_stdout_keeps_the_summary_on_stderr(samples: Path) -> None:
     result = run(samples / "photos/hopper.png", "-o", "-", "--size", "96")
     assert result.returncode == 0

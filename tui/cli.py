@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from tui import APP_NAME
-from tui.core.errors import EXIT_CANCELLED, GraphPhotoError, UsageError
+from tui.core.errors import EXIT_CANCELLED, EXIT_USAGE, GraphPhotoError, UsageError
 
 if TYPE_CHECKING:
     from tui.commands.prepare import Early
@@ -53,8 +53,9 @@ def _cancel(*_: object) -> None:
 def _exit_now(code: int) -> NoReturn:
     """End the process without the interpreter's teardown: ~10 ms, 8 % of a `prepare`, go on tearing down
     Pillow's modules (enums with hundreds of members) after the work is done and written."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: started with it closed (>&-)
+            stream.flush()
     os._exit(code)
 
 
@@ -85,11 +86,12 @@ def main(argv: Sequence[str] | None = None, *, quick_exit: bool = False) -> int:
     file, log or thread to be finished at exit) end the process at once once it has succeeded.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    early = _open_early(argv)
-    from tui.arguments import SUBCOMMANDS, parse
-
-    args = parse(argv)
+    module = None
     try:
+        early = _open_early(argv)
+        from tui.arguments import SUBCOMMANDS, parse
+
+        args = parse(argv)
         module = importlib.import_module(f"tui.commands.{SUBCOMMANDS[args.command][0]}") if args.command else None
         if hasattr(module, "begin"):
             # Local work that needs no settings starts first and goes on while they load: `prepare` and `set`
@@ -113,13 +115,16 @@ def main(argv: Sequence[str] | None = None, *, quick_exit: bool = False) -> int:
             from tui.core.text import PrintableStream
 
             # names and messages can come from Graph: nothing printed may drive the terminal (JSON is escaped)
-            sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)  # type: ignore[assignment]
+            if sys.stdout is not None and sys.stderr is not None:  # None: started with the stream closed (>&-)
+                sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)  # type: ignore[assignment]
             for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
                 if sig is not None:  # kill, or the SSH link dropping: cancel as Ctrl+C does, audit included
                     signal.signal(sig, _cancel)
             if getattr(args, "output", None) == "-" and sys.stdout.isatty():
                 raise UsageError("refusing to write image bytes to a terminal: redirect stdout, or use -o FILE")
             code = int(module.run(args, settings))
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a full disk (> /dev/full) is reported here, not at exit
         if quick_exit and getattr(module, "QUICK_EXIT", False):
             _exit_now(code)
         return code
@@ -127,11 +132,18 @@ def main(argv: Sequence[str] | None = None, *, quick_exit: bool = False) -> int:
         print(f"{APP_NAME}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        command = sys.modules.get(f"tui.commands.{SUBCOMMANDS[args.command][0]}") if args.command else None
-        said = getattr(command, "cancel_message", lambda: None)()
+        said = getattr(module, "cancel_message", lambda: None)()
         print(f"{APP_NAME}: {said or 'cancelled'}", file=sys.stderr)
         return EXIT_CANCELLED
     except BrokenPipeError:
         # `graphphoto-tui history | head`: not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # Every input, file and network problem is a GraphPhotoError by now: what is left is the output itself,
+        # standard output on a full disk or a vanished terminal. What could not be written is dropped, so the
+        # interpreter's own flush at exit does not fail again.
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{APP_NAME}: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE

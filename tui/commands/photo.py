@@ -140,7 +140,7 @@ def _write(output: str, data: bytes, *, source: Path | None = None) -> Path | No
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return None
-    path = Path(output).expanduser()
+    path = prepare_command.output_path(output)
     prepare_command.write_output(path, data, source=source)
     return path
 

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 QUICK_EXIT = True
 
 
+def output_path(output: str) -> Path:
+    """The file named by ``-o``; an empty name would mean the current folder."""
+    from pathlib import Path
+
+    if not output:
+        raise UsageError("-o needs a file name ('-' for standard output)")
+    return Path(output).expanduser()
+
+
 def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None:
     """Write the JPEG a user asked for with ``-o``, atomically: never half a JPEG under the final name.
 
@@ -32,7 +41,10 @@ def write_output(path: Path, data: bytes, *, source: Path | None = None) -> None
     link): ``prepare me.jpg -o me.jpg`` would replace the original with a 648 px crop. An existing file keeps its
     permissions.
     """
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except RuntimeError:  # Python 3.11 raises this for a symlink loop
+        raise UsageError(f"cannot write {path}: too many levels of symbolic links") from None
     mode = 0o644
     try:
         st = path.stat()
@@ -90,9 +102,12 @@ def open_early(words: Iterable[str]) -> Early | None:
             image = word
         previous = word
     size_text, crop = values.get("--size"), values.get("--crop")
-    if image is None or (size_text is not None and not size_text.isdigit()):
+    try:
+        size = int(size_text) if size_text is not None else None
+    except ValueError:  # argparse says so, after parsing
         return None
-    size = int(size_text) if size_text is not None else None
+    if image is None:
+        return None
     return Early(image, size, crop, open_image(image, size, crop))
 
 
@@ -152,7 +167,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.buffer.write(prepared.data)
         sys.stdout.buffer.flush()
     else:
-        write_output(Path(args.output).expanduser(), prepared.data, source=Path(args.image).expanduser())
+        write_output(output_path(args.output), prepared.data, source=Path(args.image).expanduser())
     if args.json:
         import json
 

@@ -504,13 +504,15 @@ def frame(
 def _resize(im: PILImage.Image, size: int, box: tuple[float, float, float, float]) -> PILImage.Image:
     """``box`` of ``im`` resampled (Lanczos) to ``size`` square, the bottom half on a second thread.
 
-    Pillow resamples without the GIL, and it clips each output row's kernel to the image, not to the box: the
-    two halves of the box give the pixels the whole box gives (to within one level where a box edge falls
-    between pixels), in a little over half the time on two cores. Small pictures are not worth a thread.
+    Pillow resamples without the GIL, and it clips each output row's kernel to the image, not to the box: for an
+    RGB picture the two halves of the box give the pixels the whole box gives (to within two levels, where
+    Pillow's rounding between its two passes differs), in a little over half the time on two cores. Not for
+    transparency: Pillow resamples premultiplied alpha, where those rounding differences reach 20 levels along
+    sharp edges. Small pictures are not worth a thread.
     """
     Image = _pil()
     lanczos = Image.Resampling.LANCZOS
-    if size < 256:
+    if size < 256 or im.mode != "RGB":
         return im.resize((size, size), lanczos, box=box)
     x0, y0, x1, y1 = box
     half = size // 2
