@@ -505,10 +505,10 @@ def _resize(im: PILImage.Image, size: int, box: tuple[float, float, float, float
     """``box`` of ``im`` resampled (Lanczos) to ``size`` square, the bottom half on a second thread.
 
     Pillow resamples without the GIL, and it clips each output row's kernel to the image, not to the box: for an
-    RGB picture the two halves of the box give the pixels the whole box gives (to within two levels, where
-    Pillow's rounding between its two passes differs), in a little over half the time on two cores. Not for
-    transparency: Pillow resamples premultiplied alpha, where those rounding differences reach 20 levels along
-    sharp edges. Small pictures are not worth a thread.
+    RGB picture the two halves of the box give the pixels the whole box gives, to within two levels of rounding
+    (tests/test_imaging.py measures it), in a little over half the time on two cores. Not with transparency:
+    Pillow resamples premultiplied alpha, and there the halves differ by up to 20 levels along sharp edges.
+    Small pictures are not worth a thread.
     """
     Image = _pil()
     lanczos = Image.Resampling.LANCZOS
