@@ -86,6 +86,8 @@ async def test_admin_replaces_removes_and_restores_another_users_photo(emu: Emul
     ]
     assert entries[0].backup_id == replaced.backup.id and entries[0].sha256 == hashlib.sha256(jpeg).hexdigest()
     assert entries[0].bytes_sent == len(jpeg) and entries[1].backup_id == second.id
+    assert entries[2].restored_from == replaced.backup.id and entries[2].backup_id is None  # what came back, from where
+    assert entries[0].restored_from is None and entries[1].restored_from is None
     assert all(e.operator == emu.admin_upn and e.tenant == emu.tenant_id for e in entries)
     changes = [r for r in emu.request_log() if r["method"] in {"PUT", "DELETE"}]
     assert [e.request_id for e in entries] == [r["request_id"] for r in changes]

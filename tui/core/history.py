@@ -195,9 +195,10 @@ class AuditEntry:
     error_code: str | None = None
     error: str | None = None
     request_id: str | None = None
-    backup_id: str | None = None
+    backup_id: str | None = None  # what this change saved first (the photo it replaced or removed)
     bytes_sent: int = 0
     sha256: str | None = None  # of what was sent
+    restored_from: str | None = None  # restore: the backup put back
 
 
 class AuditLog:

@@ -178,6 +178,7 @@ class PhotoService:
                     backup_id=backup.id if backup else None,
                     bytes_sent=len(data) if data is not None and result == "ok" else sent,
                     sha256=sha,
+                    restored_from=restored_from,
                     **extra,
                 )
             except GraphPhotoError:
