@@ -242,3 +242,25 @@ async def test_the_screens_keys_are_in_the_command_palette(samples: Path) -> Non
         await pilot.press("enter")
         await until_true(pilot, lambda: screen.prepared is not None and screen.prepared is not before)
         assert screen.prepared.crop.size < before.crop.size
+
+
+async def test_a_path_pasted_right_after_ctrl_l_lands_in_the_path_box(samples: Path) -> None:
+    """Keys that arrive in one burst (a paste, a fast typist over SSH) after Ctrl+L, with the file list focused:
+    none may reach the list, where '.' shows hidden files and Enter picks the highlighted file."""
+    from textual import events
+    from textual.widgets import Tree
+
+    app = HostApp(samples / "photos")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        screen.set_focus(screen.query_one(Tree))
+        await pilot.press("down")
+        target = str(samples / "photos" / "Portrait_5.jpg")
+        burst = [events.Key("ctrl+l", None)] + [events.Key(c if c.isalnum() else f"_{ord(c)}", c) for c in target]
+        for key in [*burst, events.Key("enter", "\r")]:
+            app.post_message(key)  # no pause between them, unlike pilot.press
+        await settle(pilot, screen)
+        await settle(pilot, screen)
+        assert screen.query_one("#path-input").value == target
+        assert "JPEG 1200×1800" in info(screen), info(screen)

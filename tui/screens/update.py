@@ -75,7 +75,8 @@ class UpdateScreen(AppScreen):
         Binding(
             "ctrl+r", "retry", "Retry", tooltip="Try the failed upload again with the same choices"
         ),  # only after a failure
-        Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)"),
+        # priority: handled before the keys after it are passed on, so a path pasted right after it lands in the box
+        Binding("ctrl+l", "focus_path", "Path", tooltip="Type a path (Tab completes)", priority=True),
         Binding("escape", "leave", "Back", tooltip="Back to the profile without changing anything"),
         Binding("escape", "cancel_upload", "Cancel upload", tooltip="Asks first; the current photo is backed up"),
         # Ctrl+Q quits here as everywhere (and the help says so); off this footer, which is full at 80 columns
@@ -221,9 +222,12 @@ class UpdateScreen(AppScreen):
         self.action_submit()
 
     def action_focus_path(self) -> None:
-        """Focus the path box with its text selected, so typing replaces it (also when it already had focus)."""
+        """Focus the path box with its text selected, so typing replaces it (also when it already had focus).
+
+        ``set_focus``, not ``focus()``, which takes effect later: keys pasted right after Ctrl+L would still go to
+        the file list (``.`` toggles hidden files, Enter picks the highlighted file)."""
         box = self.query_one("#path-input", Input)
-        box.focus()
+        self.set_focus(box)
         box.select_all()
 
     def _service(self) -> PhotoService:
