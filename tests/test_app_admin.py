@@ -75,6 +75,33 @@ async def test_admin_finds_user_removes_and_restores_photo(emu: Emulator) -> Non
         assert "Your profile" in screen_text(app)
 
 
+async def test_admin_replaces_someone_elses_photo_after_saying_yes(emu: Emulator, samples: Path) -> None:
+    from tui.screens.update import UpdateScreen
+
+    sign_in(emu)
+    member = emu.user(emu.member_upn)
+    before = emu.photo(emu.member_upn)
+    target = Target(member["id"], member["userPrincipalName"], member["displayName"])
+    app = make_app(emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, synced(app))
+        app.view(target)
+        await until(pilot, lambda: synced(app)() and app.snapshot.profile.id == member["id"])
+        await pilot.press("u")
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await pilot.press("ctrl+l", *str(samples / "photos/hopper.png"), "enter")
+        await until(pilot, lambda: screen.prepared is not None)
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"Replace the photo of {member['displayName']}" in screen_text(app) and "hopper.png" in screen_text(app)
+        assert puts(emu) == []  # nothing is sent before the answer
+        await pilot.press("y")
+        await until(pilot, lambda: emu.photo(emu.member_upn) != before)
+        assert puts(emu)[-1]["body_sha256"] == hashlib.sha256(screen.prepared.data).hexdigest()
+        assert History().list(member["id"])[0].sha256 == hashlib.sha256(before or b"").hexdigest()
+
+
 async def test_member_is_refused_with_one_line_and_nothing_changes(emu: Emulator) -> None:
     sign_in(emu, emu.member_upn)
     other = emu.user(emu.admin_upn)

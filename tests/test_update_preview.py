@@ -264,3 +264,20 @@ async def test_a_path_pasted_right_after_ctrl_l_lands_in_the_path_box(samples: P
         await settle(pilot, screen)
         assert screen.query_one("#path-input").value == target
         assert "JPEG 1200×1800" in info(screen), info(screen)
+
+
+async def test_someone_elses_photo_is_replaced_only_after_a_question_naming_them_and_the_file(samples: Path) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app = HostApp(samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        assert "hopper.png: PNG 128×128" in info(screen)  # the preview names the file it shows
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ConfirmScreen)
+        asked = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Replace the photo of Adele Vance" in asked and "hopper.png" in asked, asked
+        await pilot.press("n")
+        assert app.screen is screen and not screen.uploading  # nothing was sent

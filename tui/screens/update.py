@@ -215,11 +215,30 @@ class UpdateScreen(AppScreen):
         self.action_submit()
 
     def action_submit(self) -> None:
-        if self.prepared is not None and not self.uploading and self.preview.valid:
+        """Upload; someone else's photo only after a question naming them and the file (yours: at once)."""
+        prepared = self.prepared
+        if prepared is None or self.uploading or not self.preview.valid:
+            return
+        if self.target.is_me:
             self.upload()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.prepared is prepared and not self.uploading:
+                self.upload()
+
+        detail = (
+            f"With {prepared.source.name} ({prepared.width}×{prepared.height} JPEG). "
+            "Their current photo is backed up first; History can put it back."
+        )
+        self.app.push_screen(
+            ConfirmScreen(f"Replace the photo of {self.target.label}?", detail, yes="Replace", no="Keep it"), answered
+        )
 
     def action_retry(self) -> None:
-        self.action_submit()
+        """The same photo again, to the same person: answered once already."""
+        if self.prepared is not None and not self.uploading and self.preview.valid:
+            self.upload()
 
     def action_focus_path(self) -> None:
         """Focus the path box with its text selected, so typing replaces it (also when it already had focus).

@@ -167,7 +167,7 @@ class PreviewPanel(Vertical):
         size = human_size(len(prepared.data))
         lines = [
             f"{prepared.width}×{prepared.height} JPEG, {size}, quality {prepared.quality}",
-            f"{src.format} {src.width}×{src.height}, crop {crop.size}px at {crop.x},{crop.y}",
+            f"{clean(src.name)}: {src.format} {src.width}×{src.height}, crop {crop.size}px at {crop.x},{crop.y}",
         ]
         if src.orientation != 1:  # the CLI's summary says it too: the preview is upright because of this
             lines.append(src.describe_orientation())  # "rotated (EXIF 6)", as `prepare` words it
