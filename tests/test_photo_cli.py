@@ -151,6 +151,7 @@ def test_dry_run_prints_what_prepare_prints_and_sends_nothing(samples: Path, tmp
     prep = cli(None, "prepare", image, "--size", "360", "-o", str(tmp_path / "a.jpg"))
     assert dry.returncode == prep.returncode == 0, dry.stderr
     assert dry.stdout == prep.stdout and "360x360" in dry.stdout
+    assert "dry run: nothing was uploaded" in dry.stderr and prep.stderr == ""
     assert (tmp_path / "a.jpg").stat().st_size > 0
     mine = tmp_path / "mine.jpg"
     mine.write_bytes(Path(image).read_bytes())

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui import APP_NAME
 from tui.commands import prepare as prepare_command
 from tui.core.config import command_hint
 from tui.core.errors import EXIT_OK, AuthError, CancelledError, GraphPhotoError, NotFoundError, UsageError
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         out = sys.stderr if args.output == "-" else sys.stdout
         report = json.dumps(prepared.as_dict(args.output)) if args.json else prepared.summary(args.output)
         print(report, file=out)
+        # stdout stays what `prepare` prints (scripts compare the two); the person at the terminal is told here
+        print(f"{APP_NAME}: dry run: nothing was uploaded (and no sign-in or user was checked)", file=sys.stderr)
         return EXIT_OK
     if args.command == "restore" and args.backup_id and not settings.user:
         listing = command_hint(settings, "history", "--all")
