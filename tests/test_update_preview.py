@@ -205,7 +205,13 @@ async def test_an_out_of_range_setting_blocks_submit_until_fixed(samples: Path) 
         await pilot.press("ctrl+s")  # the key is off too
         await pilot.pause()
         assert not screen.uploading and app.result == "not dismissed"
-        await pilot.press("backspace")  # 90: valid again, and that is what the preview shows and Submit sends
+        screen.query_one("#size").focus()
+        await pilot.press("end", *["backspace"] * 3, *"10")
+        await settle(pilot, screen)
+        assert settings_error(screen) == "Quality must be from 1 to 95. Size must be from 48 to 4096 px."  # both
+        await pilot.press("backspace", "backspace", *"648")
+        screen.query_one("#quality").focus()
+        await pilot.press("end", "backspace")  # 90: valid again, and that is what the preview shows and Submit sends
         await settle(pilot, screen)
         assert settings_error(screen) is None
         assert screen.prepared is not None and screen.prepared.quality == 90 and submit_enabled(screen)

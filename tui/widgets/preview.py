@@ -201,10 +201,10 @@ class PreviewPanel(Vertical):
             (lo, hi), label, unit = (QUALITY_RANGE, "Quality", "") if name == "quality" else (SIZE_RANGE, "Size", " px")
             self.invalid[name] = f"{label} must be from {lo} to {hi}{unit}."
         error = self.query_one("#settings-error", Static)
-        error.update(next(iter(self.invalid.values()), ""))
+        error.update(" ".join(self.invalid[key] for key in ("quality", "size") if key in self.invalid))
         error.display = not self.valid
         if not self.valid and self.view.source is not None:
-            self.busy("Not up to date: fix the setting below.")
+            self.busy(f"Not up to date: fix the setting{'s' if len(self.invalid) > 1 else ''} below.")
         self._changed()
 
     @on(Input.Submitted, "#quality, #size")
