@@ -38,6 +38,7 @@ async def test_help_lists_every_home_key_and_palette_has_every_action(emu: Emula
         assert "Help" in over_help  # ...but Help is everywhere
         text = screen_text(app)
         assert all((b.tooltip or b.description) in text for b in HOME_BINDINGS)
+        assert text.splitlines()[-1].strip().startswith("esc Close")  # its own footer, not home's dead keys
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
 

@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.screens import AppModal
 from tui.widgets.photo import GREY_RAMP
@@ -143,3 +143,4 @@ class HelpScreen(AppModal):
             yield Static(Text("graphphoto-tui — keys", style="bold"))
             yield Static(table)
             yield Static(tips)
+        yield Footer(compact=True)  # "esc Close", over the screen below's footer, whose keys do nothing meanwhile
