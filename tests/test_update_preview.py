@@ -150,6 +150,20 @@ async def test_a_good_file_after_a_bad_one_enables_submit_again(samples: Path) -
         assert submit_enabled(screen) and "648×648 JPEG" in info(screen)
 
 
+async def test_typing_a_folder_after_a_refused_file_clears_the_refusal(samples: Path) -> None:
+    app = HostApp(samples)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, UpdateScreen)
+        await choose(pilot, screen, samples / "bad" / "empty.jpg")
+        assert "the file is empty" in info(screen)
+        await choose(pilot, screen, samples / "odd")
+        assert info(screen) == "Choose an image on the left." and not submit_enabled(screen)
+        await choose(pilot, screen, samples / "photos" / "hopper.png")
+        await choose(pilot, screen, samples / "odd")  # a good preview stays while the user browses
+        assert "hopper.png: PNG 128×128" in info(screen) and submit_enabled(screen)
+
+
 async def test_crop_keys_quality_and_size_remake_the_preview(samples: Path) -> None:
     app = HostApp(samples / "photos")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -152,6 +152,13 @@ class UpdateScreen(AppScreen):
     def _chosen(self, event: FilePicker.Chosen) -> None:
         self.open_image(event.path)
 
+    @on(FilePicker.Browsed)
+    def _browsed(self, event: FilePicker.Browsed) -> None:
+        """A typed folder: a refusal of the last file typed is no longer about anything on screen."""
+        if self.source is None and not self.uploading:
+            self.workers.cancel_group(self, "open")
+            self.preview.clear()
+
     @work(group="open", exclusive=True, exit_on_error=False)
     async def open_image(self, path: Path) -> None:
         """Decode once (thread); a refused file shows the pipeline's sentence in the form and nothing else."""

@@ -225,6 +225,17 @@ class FilePicker(Vertical):
         def control(self) -> FilePicker:
             return self.picker
 
+    @dataclass
+    class Browsed(Message):
+        """The user typed a folder: the list shows it now; no file is picked."""
+
+        picker: FilePicker
+        folder: Path
+
+        @property
+        def control(self) -> FilePicker:
+            return self.picker
+
     def __init__(self, start: Path | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.start = (start or Path.cwd()).resolve()
@@ -267,6 +278,7 @@ class FilePicker(Vertical):
             self.go_to(path.resolve())
             self.input.value = ""
             self.tree.focus()
+            self.post_message(self.Browsed(self, path.resolve()))
         else:
             if path.parent.is_dir():  # the list follows what was typed, as it does for a folder
                 self.tree.reveal(path.parent.resolve() / path.name)  # a symlink shows where it was typed

@@ -148,7 +148,15 @@ class PreviewPanel(Vertical):
     def on_mount(self) -> None:
         self.query_one("#settings-error").display = False
         self.view.border_title = "Preview"
+        self.clear()
+
+    def clear(self) -> None:
+        """Nothing chosen (again): what the form says before the first pick."""
+        self.view.set_source(None)
         self.view.show_message("No image chosen")
+        info = self.query_one("#preview-info", Static)
+        info.remove_class("-error")
+        info.update("Choose an image on the left.")
 
     # --- what the screen calls ----------------------------------------------------------------------------
 
