@@ -58,11 +58,16 @@ async def test_declined_says_why_and_what_to_try(emu: Emulator) -> None:
         first = app.screen.code
         await pilot.press("n")
         await until(pilot, lambda: app.screen.code is not None and app.screen.code != first)
+        cancelled = app.screen.code.user_code
         await pilot.press("escape")
         await until(pilot, lambda: "Sign-in cancelled" in str(state.render()))
         flow = app.screen._flow
         await until(pilot, lambda: flow is not None and flow.is_finished)  # polling stopped at once
         assert app.screen.code is None
+        text = screen_text(app)
+        assert cancelled not in text  # a dead code is not left to be typed in somewhere
+        footer = text.splitlines()[-1]
+        assert "New code" in footer and not {"Check", "Copy", "Cancel"} & set(footer.split()), footer
 
 
 async def test_paste_back_sign_in(emu: Emulator) -> None:

@@ -114,6 +114,7 @@ class SignInScreen(AppScreen):
         self.query_one("#signin-code", Static).update(Text(clean(code.user_code)))
         self._tick()
         self._state(f"Waiting for you to sign in… (checking every {code.interval} s; Enter checks now)")
+        self.refresh_bindings()
 
     def _tick(self) -> None:
         if self.code is None or self.mode != "device":
@@ -128,6 +129,15 @@ class SignInScreen(AppScreen):
         self._tick()
         self._state(f"{sentence(why)} Press n for a new code, or p to sign in by pasting an address back.", error=True)
         self._leave_input()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Check and Copy need a live code, Cancel something to cancel (or a screen to go back to): off the
+        footer otherwise, where they would do nothing."""
+        if action in {"check_now", "copy_code"}:
+            return self.code is not None and self.mode == "device"
+        if action == "cancel":
+            return self.allow_back or self.code is not None or self.mode == "pasteback"
+        return True
 
     def action_check_now(self) -> None:
         if self.mode == "device":
@@ -186,9 +196,12 @@ class SignInScreen(AppScreen):
             self.dismiss(None)
             return
         self.code = None
+        self.query_one("#signin-url", Static).update("")
+        self.query_one("#signin-code", Static).update("")  # a cancelled code must not be typed in anywhere
         self._tick()
         self._state("Sign-in cancelled. Press n for a new code, p for paste-back, or Ctrl+Q to quit.")
         self._leave_input()
+        self.refresh_bindings()
 
     def _leave_input(self) -> None:
         """The message names keys (n, p): out of the paste box, so they act (and show in the footer) not type."""
@@ -210,6 +223,7 @@ class SignInScreen(AppScreen):
 
     def _show_mode(self, mode: str) -> None:
         self.mode = mode
+        self.refresh_bindings()
         self.query_one("#device").set_class(mode != "device", "-hidden")
         self.query_one("#pasteback").set_class(mode != "pasteback", "-hidden")
 
