@@ -35,6 +35,18 @@ def test_each_subcommand_help_has_an_example(name: str, capsys: pytest.CaptureFi
     assert f"graphphoto-tui {name}" in out or (name in {"logout", "whoami"} and "graphphoto-tui" in out)
 
 
+def test_prepare_help_shows_only_what_prepare_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    """`prepare` never signs in: the sign-in options are accepted there (scripts pass them everywhere) but not listed."""
+    with pytest.raises(SystemExit):
+        main(["prepare", "--help"])
+    out = capsys.readouterr().out
+    assert "--tenant" not in out and "--client-id" not in out and "global options" not in out
+    assert "'-' for standard output" in out
+    with pytest.raises(SystemExit):
+        main(["set", "--help"])
+    assert "--tenant" in capsys.readouterr().out
+
+
 def test_unknown_option_is_one_line_and_status_2() -> None:
     result = run_cli("--frobnicate")
     assert result.returncode == 2

@@ -34,31 +34,38 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32, width=100)
 
 
-def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Options accepted both before and after the subcommand (``default=SUPPRESS`` on the copy)."""
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool, hidden: bool = False) -> None:
+    """Options accepted both before and after the subcommand (``default=SUPPRESS`` on the copy).
+
+    ``hidden``: accepted but left out of the subcommand's help (`prepare` never signs in or talks to Graph).
+    """
     d: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {"default": None}
     g = parser.add_argument_group("global options")
-    g.add_argument("--tenant", metavar="ID", help="tenant id or domain (default: organizations)", **d)
-    g.add_argument("--client-id", metavar="ID", help="your app registration's application (client) id", **d)
+
+    def h(text: str) -> str:
+        return argparse.SUPPRESS if hidden else text
+
+    g.add_argument("--tenant", metavar="ID", help=h("tenant id or domain (default: organizations)"), **d)
+    g.add_argument("--client-id", metavar="ID", help=h("your app registration's application (client) id"), **d)
     g.add_argument(
         "--use-graph-cli-tools-app",
         action="store_const",
         const=True,
-        help="opt in to Microsoft's 'Graph Command Line Tools' public client id instead of your own app",
+        help=h("opt in to Microsoft's 'Graph Command Line Tools' public client id instead of your own app"),
         **d,
     )
-    g.add_argument("--cloud", choices=["global", "usgov", "usgov-dod", "china"], help="national cloud", **d)
-    g.add_argument("--user", metavar="UPN|ID", help="act on another user (admins)", **d)
-    g.add_argument("--graph-url", metavar="URL", help="Graph root, for the emulator or a proxy", **d)
-    g.add_argument("--authority", metavar="URL", help="sign-in authority, for the emulator or a proxy", **d)
-    g.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificate to trust (emulator/proxy)", **d)
-    g.add_argument("--profile", metavar="NAME", help="token-cache profile (default: default)", **d)
-    g.add_argument("--debug", dest="debug_log", metavar="FILE", help="log requests (tokens redacted)", **d)
+    g.add_argument("--cloud", choices=["global", "usgov", "usgov-dod", "china"], help=h("national cloud"), **d)
+    g.add_argument("--user", metavar="UPN|ID", help=h("act on another user (admins)"), **d)
+    g.add_argument("--graph-url", metavar="URL", help=h("Graph root, for the emulator or a proxy"), **d)
+    g.add_argument("--authority", metavar="URL", help=h("sign-in authority, for the emulator or a proxy"), **d)
+    g.add_argument("--ca-bundle", metavar="FILE", help=h("extra CA certificate to trust (emulator/proxy)"), **d)
+    g.add_argument("--profile", metavar="NAME", help=h("token-cache profile (default: default)"), **d)
+    g.add_argument("--debug", dest="debug_log", metavar="FILE", help=h("log requests (tokens redacted)"), **d)
     g.add_argument(
         "--demo",
         action="store_const",
         const=True,
-        help="run against the built-in Microsoft 365 emulator (no tenant needed)",
+        help=h("run against the built-in Microsoft 365 emulator (no tenant needed)"),
         **d,
     )
 
@@ -147,7 +154,9 @@ def _add_subcommand_arguments(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--background", metavar="COLOR", help="fill for transparency (default white)")
         p.add_argument("--crop", metavar="X,Y,SIZE", help="square crop in source pixels (default: centred)")
     if name == "prepare":
-        p.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the JPEG")
+        p.add_argument(
+            "-o", "--output", metavar="FILE", required=True, help="where to write the JPEG ('-' for standard output)"
+        )
     if name == "set":
         p.add_argument("--dry-run", action="store_true", help="prepare and report, upload nothing")
         p.add_argument("-o", "--output", metavar="FILE", help="with --dry-run: also write the JPEG here")
@@ -192,7 +201,7 @@ def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser
         )
         if only is None or name in only:
             _add_subcommand_arguments(name, sub)
-            _global_options(sub, suppress=True)
+            _global_options(sub, suppress=True, hidden=name == "prepare")
     return parser
 
 

@@ -113,7 +113,10 @@ class SignInScreen(AppScreen):
         self.query_one("#signin-url", Static).update(Text(clean(code.verification_uri)))
         self.query_one("#signin-code", Static).update(Text(clean(code.user_code)))
         self._tick()
-        self._state(f"Waiting for you to sign in… (checking every {code.interval} s; Enter checks now)")
+        if self.gp.settings.demo:  # nobody need open the emulator's page: say so, or a newcomer will try
+            self._state("Demo: the built-in emulator approves this code by itself in a few seconds.")
+        else:
+            self._state(f"Waiting for you to sign in… (checking every {code.interval} s; Enter checks now)")
         self.refresh_bindings()
 
     def _tick(self) -> None:
