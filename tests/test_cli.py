@@ -36,7 +36,7 @@ def test_each_subcommand_help_has_an_example(name: str, capsys: pytest.CaptureFi
 
 
 def test_prepare_help_shows_only_what_prepare_uses(capsys: pytest.CaptureFixture[str]) -> None:
-    """`prepare` never signs in: the sign-in options are accepted there (scripts pass them everywhere) but not listed."""
+    """`prepare` never signs in: sign-in options are accepted there (scripts pass them everywhere), not listed."""
     with pytest.raises(SystemExit):
         main(["prepare", "--help"])
     out = capsys.readouterr().out
