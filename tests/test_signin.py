@@ -27,9 +27,12 @@ async def test_device_code_screen_then_home(emu: Emulator) -> None:
         assert screen.code.user_code in text  # the server's code, drawn
         assert screen.code.verification_uri in text
         assert re.search(r"The code expires in 1[45]:\d\d", text)
+        emu.add_fault("slow", path="/me", method="GET", delay=1.0)  # the first sync takes a moment
         emu.approve(screen.code.user_code)
         await pilot.press("enter")  # check now
-        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and synced(app)())
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert "Not signed in" not in screen_text(app) and "Loading" in screen_text(app)  # while the sync runs
+        await until(pilot, lambda: synced(app)())
         assert emu.user(emu.admin_upn)["displayName"] in screen_text(app)
 
 

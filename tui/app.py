@@ -201,6 +201,8 @@ class GraphPhotoApp(App[int]):
                 return
             self.notify(f"Signed in as {clean(account.username)}.", markup=False, timeout=4)
             self._connect(account)
+            if self.snapshot is None:  # not "Not signed in" any more while the first sync runs
+                self.home.show(None, self.target)
             self.sync()
 
         wanted = tuple(dict.fromkeys([*OWN_SCOPES, *(scopes or ())]))
