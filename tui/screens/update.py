@@ -201,9 +201,10 @@ class UpdateScreen(AppScreen):
         settings = getattr(self.app, "settings", None)
         background = getattr(settings, "background", "white")
         panel.busy()
+        wanted = (panel.side, panel.quality, panel.view.crop)
         try:
             prepared = await asyncio.to_thread(
-                prepare, source, size=panel.side, quality=panel.quality, crop=panel.view.crop, background=background
+                prepare, source, size=wanted[0], quality=wanted[1], crop=wanted[2], background=background
             )
         except GraphPhotoError as exc:
             panel.show_error(str(exc))
@@ -211,7 +212,9 @@ class UpdateScreen(AppScreen):
         except Exception:
             panel.show_error("the preview could not be made from this image")
             raise
-        if source is self.source:
+        # A setting typed while the thread ran (even an invalid one, which starts no newer preview) wins: the
+        # form never shows, nor Submit sends, a result for settings no longer on screen.
+        if source is self.source and panel.valid and wanted == (panel.side, panel.quality, panel.view.crop):
             panel.show_result(prepared)
             self._ready(prepared)
 
