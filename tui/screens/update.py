@@ -201,10 +201,10 @@ class UpdateScreen(AppScreen):
         settings = getattr(self.app, "settings", None)
         background = getattr(settings, "background", "white")
         panel.busy()
-        wanted = (panel.side, panel.quality, panel.view.crop)
+        wanted = side, quality, crop = panel.side, panel.quality, panel.view.crop
         try:
             prepared = await asyncio.to_thread(
-                prepare, source, size=wanted[0], quality=wanted[1], crop=wanted[2], background=background
+                prepare, source, size=side, quality=quality, crop=crop, background=background
             )
         except GraphPhotoError as exc:
             panel.show_error(str(exc))
