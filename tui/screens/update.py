@@ -137,9 +137,14 @@ class UpdateScreen(AppScreen):
         self.query_one("#submit", Button).disabled = prepared is None or self.uploading
         self.refresh_bindings()
 
+    @property
+    def sendable(self) -> bool:
+        """A preview made for the settings on screen, and no upload running: what Submit and Retry need."""
+        return self.prepared is not None and not self.uploading and self.preview.valid
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "submit":
-            return (self.prepared is not None and not self.uploading and self.preview.valid) or None
+            return self.sendable or None
         if action == "retry":
             return self.failed and not self.uploading and self.prepared is not None
         if action in {"leave", "cancel_upload"}:  # one Escape key, named for what it does right now
@@ -227,7 +232,7 @@ class UpdateScreen(AppScreen):
     def action_submit(self) -> None:
         """Upload; someone else's photo only after a question naming them and the file (yours: at once)."""
         prepared = self.prepared
-        if prepared is None or self.uploading or not self.preview.valid:
+        if prepared is None or not self.sendable:
             return
         if self.target.is_me:
             self.upload()
@@ -247,7 +252,7 @@ class UpdateScreen(AppScreen):
 
     def action_retry(self) -> None:
         """The same photo again, to the same person: answered once already."""
-        if self.prepared is not None and not self.uploading and self.preview.valid:
+        if self.sendable:
             self.upload()
 
     def action_focus_path(self) -> None:
